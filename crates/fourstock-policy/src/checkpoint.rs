@@ -1,0 +1,4 @@
+//! todo
+#[derive(Debug, thiserror::Error)]
+#[error("todo")]
+pub struct CheckpointError;

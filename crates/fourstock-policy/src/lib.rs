@@ -1,0 +1,83 @@
+//! Recurrent Melee policies, run with candle on the CPU.
+//!
+//! A policy reads one frame of game state from the point of view of the port
+//! it plays, advances its recurrent state by one step and decides what that
+//! port's controller does. The daemon drives policies only through the
+//! [`Policy`] trait, so that other families (slippi-ai's, a test's slow
+//! stand-in) can sit beside fourstock's own [`RecurrentPolicy`].
+//!
+//! Files: [`config`] (a model's config.json), [`featurizer`] (game state to
+//! features), [`core`] (the LSTM/GRU stack), [`head`] (logits to a
+//! controller), [`checkpoint`] (safetensors in and out), [`recurrent`]
+//! (the three put together).
+
+pub mod checkpoint;
+pub mod config;
+pub mod core;
+pub mod featurizer;
+pub mod head;
+pub mod recurrent;
+
+use candle_core::Tensor;
+use fourstock_proto::{ControllerState, Frame};
+
+pub use checkpoint::CheckpointError;
+pub use config::{CellKind, Decoding, FeatureConfig, PolicyConfig, ResetRule};
+pub use recurrent::RecurrentPolicy;
+
+/// What the daemon tells a client about a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyInfo {
+    pub name: String,
+    /// `"lstm"`, `"gru"`, or another family's name for its core.
+    pub cell: String,
+    pub input_size: usize,
+    pub hidden_sizes: Vec<usize>,
+    /// Reaction delay in frames.
+    pub delay: u32,
+    /// The events that reset this policy's state.
+    pub reset: ResetRule,
+}
+
+/// One port's recurrent state, plus the random stream its sampling draws
+/// from. A fresh state is what [`Policy::initial_state`] returns; a reset
+/// replaces the state with a fresh one.
+#[derive(Clone, Debug)]
+pub struct PolicyState {
+    /// The family's tensors, each of shape `(1, n)`; for an LSTM stack,
+    /// `h0, c0, h1, c1, ...`, for a GRU stack `h0, h1, ...`.
+    pub tensors: Vec<Tensor>,
+    /// Seed and draw count of the sampling stream; unused by argmax decoding.
+    pub rng: rand::rngs::StdRng,
+}
+
+/// One port to advance by one frame.
+pub struct StepRequest<'a> {
+    pub frame: &'a Frame,
+    /// The port this policy plays; the featurizer puts it first.
+    pub port: u8,
+    pub state: &'a mut PolicyState,
+}
+
+/// A failure inside a step. The daemon treats it as an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("port {0} is not in the frame")]
+    MissingPort(u8),
+    #[error("tensor computation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
+}
+
+/// A servable policy. Implementations are shared between compute threads.
+pub trait Policy: Send + Sync {
+    fn info(&self) -> &PolicyInfo;
+
+    /// The state at the start of a match or after a reset. `seed` feeds the
+    /// sampling stream, so that a reset session replays a fresh one exactly.
+    fn initial_state(&self, seed: u64) -> PolicyState;
+
+    /// Advances every request's state by exactly one step and returns each
+    /// port's controller, in request order. Requests may come from different
+    /// sessions; a policy may run them as one batch.
+    fn step(&self, batch: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError>;
+}

@@ -1,0 +1,181 @@
+//! The checks every decoded client message passes before the daemon acts on
+//! it: known magic and version, ports 1 to 4, character and stage ids in
+//! range, finite floats, analog values in range, no duplicated players.
+
+use crate::controller::{Buttons, ControllerState};
+use crate::error::DecodeError;
+use crate::message::{ClientMessage, Frame, Hello, MatchStart, PlayerFrame};
+use crate::{MAGIC, PROTOCOL_VERSION};
+
+/// Ports are numbered as on the console.
+pub const PORTS: std::ops::RangeInclusive<u8> = 1..=4;
+/// Melee's external character ids (Captain Falcon 0 to Sandbag 32).
+pub const CHARACTERS: u8 = 33;
+/// Stage ids the featurizer's one-hot covers.
+pub const STAGES: u16 = 64;
+/// At most four players and four followers.
+pub const MAX_PLAYERS: usize = 8;
+
+/// Checks one decoded client message.
+pub fn client_message(message: &ClientMessage) -> Result<(), DecodeError> {
+    match message {
+        ClientMessage::Hello(hello) => self::hello(hello),
+        ClientMessage::MatchStart(start) => match_start(start),
+        ClientMessage::Frame(frame) => self::frame(frame),
+        ClientMessage::MatchEnd(_) => Ok(()),
+    }
+}
+
+fn hello(hello: &Hello) -> Result<(), DecodeError> {
+    if hello.magic != MAGIC {
+        return Err(DecodeError::BadMagic(hello.magic));
+    }
+    if hello.version != PROTOCOL_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            got: hello.version,
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    if hello.ports.is_empty() {
+        return Err(DecodeError::Port("the handshake names no port".into()));
+    }
+    for (i, request) in hello.ports.iter().enumerate() {
+        port(request.port)?;
+        character(request.character)?;
+        if hello.ports[..i].iter().any(|r| r.port == request.port) {
+            return Err(DecodeError::Port(format!(
+                "port {} is requested twice",
+                request.port
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn match_start(start: &MatchStart) -> Result<(), DecodeError> {
+    stage(start.stage)?;
+    if start.players.len() > MAX_PLAYERS {
+        return Err(too_many_players(start.players.len()));
+    }
+    for player in &start.players {
+        port(player.port)?;
+        character(player.character)?;
+    }
+    Ok(())
+}
+
+fn frame(frame: &Frame) -> Result<(), DecodeError> {
+    stage(frame.stage)?;
+    if frame.players.len() > MAX_PLAYERS {
+        return Err(too_many_players(frame.players.len()));
+    }
+    for (i, p) in frame.players.iter().enumerate() {
+        player(p)?;
+        if frame.players[..i]
+            .iter()
+            .any(|q| q.port == p.port && q.follower == p.follower)
+        {
+            return Err(DecodeError::Port(format!(
+                "port {} appears twice in frame {}",
+                p.port, frame.frame
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn player(p: &PlayerFrame) -> Result<(), DecodeError> {
+    port(p.port)?;
+    character(p.character)?;
+    let floats = [
+        ("action_frame", p.action_frame),
+        ("x", p.x),
+        ("y", p.y),
+        ("percent", p.percent),
+        ("shield", p.shield),
+        ("hitlag_left", p.hitlag_left),
+        ("hitstun_left", p.hitstun_left),
+        ("speed_air_x_self", p.speed_air_x_self),
+        ("speed_ground_x_self", p.speed_ground_x_self),
+        ("speed_y_self", p.speed_y_self),
+        ("speed_x_attack", p.speed_x_attack),
+        ("speed_y_attack", p.speed_y_attack),
+    ];
+    for (name, value) in floats {
+        finite(p.port, name, value)?;
+    }
+    controller(p.port, &p.controller)
+}
+
+/// Checks a controller: known buttons only, analog values finite and in 0..=1.
+pub fn controller(port: u8, c: &ControllerState) -> Result<(), DecodeError> {
+    if c.buttons.0 & !Buttons::ALL != 0 {
+        return Err(DecodeError::OutOfRange {
+            what: format!("port {port} button bits"),
+            value: c.buttons.0 as i64,
+            range: "the 12 defined buttons",
+        });
+    }
+    let names = ["main_x", "main_y", "c_x", "c_y", "l_trigger", "r_trigger"];
+    for (name, value) in names.into_iter().zip(c.analog()) {
+        finite(port, name, value)?;
+        if !(0.0..=1.0).contains(&value) {
+            return Err(DecodeError::InvalidValue {
+                what: format!("port {port} controller {name} (must be 0..=1)"),
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn finite(port: u8, name: &str, value: f32) -> Result<(), DecodeError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidValue {
+            what: format!("port {port} {name}"),
+            value,
+        })
+    }
+}
+
+fn port(port: u8) -> Result<(), DecodeError> {
+    if PORTS.contains(&port) {
+        Ok(())
+    } else {
+        Err(DecodeError::Port(format!("port {port} is not one of 1..=4")))
+    }
+}
+
+fn character(id: u8) -> Result<(), DecodeError> {
+    if id < CHARACTERS {
+        Ok(())
+    } else {
+        Err(DecodeError::OutOfRange {
+            what: "character id".into(),
+            value: id as i64,
+            range: "0..=32",
+        })
+    }
+}
+
+fn stage(id: u16) -> Result<(), DecodeError> {
+    if id < STAGES {
+        Ok(())
+    } else {
+        Err(DecodeError::OutOfRange {
+            what: "stage id".into(),
+            value: id as i64,
+            range: "0..=63",
+        })
+    }
+}
+
+fn too_many_players(n: usize) -> DecodeError {
+    DecodeError::OutOfRange {
+        what: "player count".into(),
+        value: n as i64,
+        range: "0..=8",
+    }
+}
