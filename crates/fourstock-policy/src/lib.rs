@@ -6,11 +6,12 @@
 //! [`Policy`] trait, so that other families (slippi-ai's, a test's slow
 //! stand-in) can sit beside fourstock's own [`RecurrentPolicy`].
 //!
-//! Files: [`config`] (a model's config.json), [`featurizer`] (game state to
+//! Files: [`action`] (the controller action space), [`config`] (a model's config.json), [`featurizer`] (game state to
 //! features), [`core`] (the LSTM/GRU stack), [`head`] (logits to a
 //! controller), [`checkpoint`] (safetensors in and out), [`recurrent`]
 //! (the three put together).
 
+pub mod action;
 pub mod checkpoint;
 pub mod config;
 pub mod core;
