@@ -1,0 +1,78 @@
+//! A client's TCP stream as a sequence of protocol messages.
+//!
+//! Reading is cancel-safe, as in mini-redis: bytes are gathered in a buffer
+//! owned by the connection, so a `read_message` dropped inside `select!`
+//! loses nothing. The length prefix is checked against the protocol's limit
+//! before the payload is awaited.
+
+use bytes::BytesMut;
+use fourstock_proto::{
+    decode_client, encode_server, ClientMessage, DecodeError, ErrorCode, ErrorMessage,
+    FrameDecoder, ServerMessage,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+
+/// Why reading a message failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A framed connection to one client.
+pub struct Connection {
+    stream: BufWriter<TcpStream>,
+    buffer: BytesMut,
+    decoder: FrameDecoder,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream) -> Connection {
+        // Replies are small and latency-bound: never wait to coalesce them.
+        let _ = stream.set_nodelay(true);
+        Connection {
+            stream: BufWriter::new(stream),
+            buffer: BytesMut::with_capacity(8 * 1024),
+            decoder: FrameDecoder::new(),
+        }
+    }
+
+    /// The next message, or `None` when the client closed cleanly between
+    /// messages. Cancel-safe.
+    pub async fn read_message(&mut self) -> Result<Option<ClientMessage>, ReadError> {
+        loop {
+            if let Some(payload) = self.decoder.next_payload(&mut self.buffer)? {
+                return Ok(Some(decode_client(&payload)?));
+            }
+            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+                return match self.decoder.at_eof(&self.buffer) {
+                    None => Ok(None),
+                    Some(error) => Err(error.into()),
+                };
+            }
+        }
+    }
+
+    /// Sends one message and flushes it.
+    pub async fn write_message(&mut self, message: &ServerMessage) -> std::io::Result<()> {
+        self.stream.write_all(&encode_server(message)).await?;
+        self.stream.flush().await
+    }
+
+    /// Sends an error message; the caller closes the connection after it.
+    pub async fn write_error(&mut self, code: ErrorCode, message: String) -> std::io::Result<()> {
+        self.write_message(&ServerMessage::Error(ErrorMessage {
+            code: code as u16,
+            message,
+        }))
+        .await
+    }
+
+    /// Closes the write half so the peer sees the end of the stream.
+    pub async fn close(&mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}
