@@ -1,1 +1,10 @@
-//! placeholder
+//! Shared pieces of the end-to-end tests: a daemon on an ephemeral port, a
+//! client that speaks the protocol, frames to send, and test-only policies.
+
+pub mod client;
+pub mod fixtures;
+pub mod policies;
+pub mod server;
+
+/// Every socket test runs under this limit, so a hang fails fast.
+pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

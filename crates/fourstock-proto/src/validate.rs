@@ -144,7 +144,9 @@ fn port(port: u8) -> Result<(), DecodeError> {
     if PORTS.contains(&port) {
         Ok(())
     } else {
-        Err(DecodeError::Port(format!("port {port} is not one of 1..=4")))
+        Err(DecodeError::Port(format!(
+            "port {port} is not one of 1..=4"
+        )))
     }
 }
 

@@ -1,1 +1,47 @@
-fn main() {}
+//! The `fourstock` command: the daemon and the tools around it.
+
+mod init_model;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fourstock",
+    version,
+    about = "Serve recurrent Melee policies, one frame at a time."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon: answer every frame with controller outputs.
+    Serve(serve::ServeArgs),
+    /// Write a seeded, untrained model to a folder.
+    InitModel(init_model::InitModelArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    // candle reads RAYON_NUM_THREADS on every matmul and, when it is unset,
+    // counts the CPUs again each time (tens of microseconds a step). Each
+    // compute thread runs its own step, so one thread per matmul is right
+    // unless the operator says otherwise. Set before any thread starts.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve::run(args),
+        Command::InitModel(args) => init_model::run(args),
+    }
+}

@@ -1,0 +1,66 @@
+//! `fourstock init-model`: write a seeded, untrained model, such as the
+//! default one shipped in models/ until trained ones replace it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use fourstock_policy::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
+
+#[derive(Args, Debug)]
+pub struct InitModelArgs {
+    /// Folder to write config.json and model.safetensors to; its name is the model's name.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value = "lstm", value_parser = parse_cell)]
+    cell: CellKind,
+    /// Hidden size of each layer, bottom first.
+    #[arg(long, value_delimiter = ',', default_value = "128,128")]
+    hidden: Vec<usize>,
+    /// Reaction delay in frames.
+    #[arg(long, default_value_t = 0)]
+    delay: u32,
+    /// Read the five speeds of every player.
+    #[arg(long)]
+    speeds: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn parse_cell(s: &str) -> Result<CellKind, String> {
+    match s {
+        "lstm" => Ok(CellKind::Lstm),
+        "gru" => Ok(CellKind::Gru),
+        other => Err(format!("unknown cell {other:?}: use lstm or gru")),
+    }
+}
+
+pub fn run(args: InitModelArgs) -> anyhow::Result<()> {
+    let name = args
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| anyhow::anyhow!("--out must name a folder"))?;
+    let config = PolicyConfig {
+        name,
+        description: format!(
+            "UNTRAINED: a seeded random initialisation (seed {}), made by `fourstock init-model`. \
+             It plays nonsense; it exists so the daemon has a model to serve until trained ones ship.",
+            args.seed
+        ),
+        trained: false,
+        cell: args.cell,
+        hidden_sizes: args.hidden,
+        features: FeatureConfig {
+            speeds: args.speeds,
+            ..FeatureConfig::default()
+        },
+        delay: args.delay,
+        reset: Default::default(),
+        decoding: Default::default(),
+        characters: Vec::new(),
+    };
+    let policy = RecurrentPolicy::initialize(config, args.seed)?;
+    policy.save(&args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `fourstock serve`: load the models, listen, serve until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use fourstock_server::{FallbackMode, ModelRegistry, ServerConfig};
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default: the emulator runs beside it.
+    #[arg(long, default_value = "127.0.0.1:4848", env = "FOURSTOCK_LISTEN")]
+    listen: SocketAddr,
+    /// Models folder (index.json plus one folder per model). Defaults to
+    /// ./models, else the repository's models/.
+    #[arg(long, env = "FOURSTOCK_MODELS")]
+    models: Option<PathBuf>,
+    /// Latency budget per frame, in microseconds, from reading a frame to
+    /// replying. A client may ask for a stricter one.
+    #[arg(long, default_value_t = 4000)]
+    budget_us: u64,
+    /// What a late reply carries: `repeat` (the last output) or `neutral`.
+    #[arg(long, default_value = "repeat")]
+    fallback: FallbackMode,
+    /// Connections served at once; more are told they are turned away.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Threads that run policy steps (default: one per core).
+    #[arg(long)]
+    compute_threads: Option<usize>,
+    /// Seed of every port's sampling stream (for sampling models).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// The models folder to use when none is given.
+pub fn default_models_dir() -> PathBuf {
+    let here = PathBuf::from("models");
+    if here.join("index.json").is_file() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let dir = args.models.unwrap_or_else(default_models_dir);
+    let models = ModelRegistry::load(&dir)
+        .with_context(|| format!("loading models from {}", dir.display()))?;
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
+        budget: Duration::from_micros(args.budget_us.max(1)),
+        fallback: args.fallback,
+        max_connections: args.max_connections.max(1),
+        compute_threads: args.compute_threads.unwrap_or(defaults.compute_threads),
+        seed: args.seed,
+        ..defaults
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fourstock-io")
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        fourstock_server::run(listener, models, config, shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+/// Completes on Ctrl-C, or on SIGTERM (how containers are stopped).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,203 @@
+//! Streams one game to a daemon as an emulator would, and checks every
+//! reply: the frame number is echoed, and there is exactly one reply per
+//! frame. Used by `fourstock replay`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::BytesMut;
+use fourstock_proto::{
+    decode_server, encode_client, ClientMessage, ErrorCode, FrameDecoder, FrameReply, Hello,
+    PortRequest, ServerMessage, Welcome, MAGIC, PROTOCOL_VERSION,
+};
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Melee's frame period.
+pub const FRAME: Duration = Duration::from_nanos(16_666_667);
+
+/// How a game is paced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pacing {
+    /// One frame every 1/60 s, as the console runs.
+    RealTime,
+    /// The next frame as soon as the previous reply arrives.
+    Fast,
+}
+
+/// What streaming one game showed.
+pub struct GameReport {
+    pub frames: u64,
+    /// Frames on which the daemon reported a reset of any port.
+    pub resets: u64,
+    pub late: u64,
+    /// Round trip of each frame, send to reply, in microseconds.
+    pub round_trip_us: Histogram<u64>,
+    pub elapsed: Duration,
+    pub welcome: Welcome,
+    /// Every reply, kept only when asked for.
+    pub replies: Vec<FrameReply>,
+}
+
+/// A connection to the daemon.
+pub struct DaemonLink {
+    stream: TcpStream,
+    buffer: BytesMut,
+    decoder: FrameDecoder,
+}
+
+impl DaemonLink {
+    pub async fn connect(addr: SocketAddr) -> anyhow::Result<DaemonLink> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to the daemon at {addr}"))?;
+        stream.set_nodelay(true)?;
+        Ok(DaemonLink {
+            stream,
+            buffer: BytesMut::with_capacity(4096),
+            decoder: FrameDecoder::new(),
+        })
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) -> anyhow::Result<()> {
+        self.stream.write_all(&encode_client(message)).await?;
+        Ok(())
+    }
+
+    /// The next message from the daemon; an Error message becomes an error.
+    pub async fn recv(&mut self) -> anyhow::Result<ServerMessage> {
+        loop {
+            if let Some(payload) = self.decoder.next_payload(&mut self.buffer)? {
+                let message = decode_server(&payload)?;
+                if let ServerMessage::Error(e) = &message {
+                    let code = ErrorCode::from_u16(e.code)
+                        .map_or_else(|| e.code.to_string(), |c| format!("{c:?}"));
+                    bail!("the daemon refused: {code}: {}", e.message);
+                }
+                return Ok(message);
+            }
+            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+                bail!("the daemon closed the connection");
+            }
+        }
+    }
+
+    pub async fn hello(&mut self, ports: Vec<PortRequest>) -> anyhow::Result<Welcome> {
+        self.send(&ClientMessage::Hello(Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            ports,
+            budget_us: None,
+        }))
+        .await?;
+        match self.recv().await? {
+            ServerMessage::Welcome(welcome) => Ok(welcome),
+            other => bail!("expected Welcome, got {other:?}"),
+        }
+    }
+}
+
+/// The ports to control and their characters, from a game's MatchStart.
+pub fn port_requests(
+    messages: &[ClientMessage],
+    ports: &[u8],
+    model: Option<&str>,
+) -> anyhow::Result<Vec<PortRequest>> {
+    let Some(ClientMessage::MatchStart(start)) = messages.first() else {
+        bail!("the game does not begin with a MatchStart");
+    };
+    ports
+        .iter()
+        .map(|&port| {
+            let player = start
+                .players
+                .iter()
+                .find(|p| p.port == port)
+                .with_context(|| format!("no player on port {port} in this game"))?;
+            Ok(PortRequest {
+                port,
+                character: player.character,
+                model: model.map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// Streams one game's messages (MatchStart, frames, MatchEnd) on a fresh
+/// connection controlling `ports`.
+pub async fn stream_game(
+    addr: SocketAddr,
+    messages: &[ClientMessage],
+    ports: Vec<PortRequest>,
+    pacing: Pacing,
+    keep_replies: bool,
+) -> anyhow::Result<GameReport> {
+    let mut link = DaemonLink::connect(addr).await?;
+    let welcome = link.hello(ports).await?;
+    let mut report = GameReport {
+        frames: 0,
+        resets: 0,
+        late: 0,
+        round_trip_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        elapsed: Duration::ZERO,
+        welcome,
+        replies: Vec::new(),
+    };
+    let start = Instant::now();
+    let mut next_due = tokio::time::Instant::now();
+    for message in messages {
+        let ClientMessage::Frame(frame) = message else {
+            link.send(message).await?;
+            continue;
+        };
+        if pacing == Pacing::RealTime {
+            tokio::time::sleep_until(next_due).await;
+            next_due += FRAME;
+        }
+        let sent = Instant::now();
+        link.send(message).await?;
+        let reply = match link.recv().await? {
+            ServerMessage::Reply(reply) => reply,
+            other => bail!("frame {}: expected a Reply, got {other:?}", frame.frame),
+        };
+        let round_trip = sent.elapsed();
+        if reply.frame != frame.frame {
+            bail!(
+                "frame {} answered with frame {}: replies out of step",
+                frame.frame,
+                reply.frame
+            );
+        }
+        if reply.outputs.len() != report.welcome.ports.len() {
+            bail!(
+                "frame {}: {} outputs for {} controlled ports",
+                frame.frame,
+                reply.outputs.len(),
+                report.welcome.ports.len()
+            );
+        }
+        report.frames += 1;
+        report.resets += reply.outputs.iter().any(|o| o.reset) as u64;
+        report.late += reply.outputs.iter().any(|o| o.fallback) as u64;
+        report
+            .round_trip_us
+            .record((round_trip.as_micros() as u64).clamp(1, 60_000_000))?;
+        if keep_replies {
+            report.replies.push(reply);
+        }
+    }
+    report.elapsed = start.elapsed();
+    // Exactly one reply per frame: nothing more may be waiting.
+    link.stream.shutdown().await?;
+    let mut rest = Vec::new();
+    link.stream.read_to_end(&mut rest).await?;
+    if !link.buffer.is_empty() || !rest.is_empty() {
+        bail!(
+            "the daemon sent {} bytes more than one reply per frame",
+            link.buffer.len() + rest.len()
+        );
+    }
+    Ok(report)
+}

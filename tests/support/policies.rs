@@ -1,0 +1,146 @@
+//! Test-only policies.
+//!
+//! [`CountingPolicy`] makes the daemon's bookkeeping visible: its state is a
+//! step counter, and every output says which step of its state it is and
+//! which frame it saw. It can be made slow on chosen frames, to force late
+//! replies. [`small_lstm`] is a real candle policy, small enough for tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use candle_core::{Device, Tensor};
+use fourstock_policy::{
+    CellKind, FeatureConfig, Policy, PolicyConfig, PolicyError, PolicyInfo, PolicyState,
+    RecurrentPolicy, ResetRule, StepRequest,
+};
+use fourstock_proto::{Buttons, ControllerState};
+use rand::SeedableRng;
+
+/// What a [`CountingPolicy`] output says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count {
+    /// Steps taken since the state was fresh, counting this one (1 = first).
+    pub step: u32,
+    /// The frame number's low 12 bits.
+    pub frame_bits: u16,
+}
+
+impl Count {
+    pub fn read(c: &ControllerState) -> Option<Count> {
+        if *c == ControllerState::NEUTRAL {
+            return None;
+        }
+        let lo = (c.main_x * 16.0).round() as u32;
+        let hi = (c.main_y * 16.0).round() as u32;
+        Some(Count {
+            step: hi * 17 + lo,
+            frame_bits: c.buttons.0,
+        })
+    }
+
+    pub fn of_frame(frame: i32) -> u16 {
+        (frame.rem_euclid(4096)) as u16
+    }
+}
+
+pub struct CountingPolicy {
+    info: PolicyInfo,
+    slow_frames: Vec<i32>,
+    slow_for: Duration,
+}
+
+impl CountingPolicy {
+    pub fn new(name: &str) -> CountingPolicy {
+        CountingPolicy {
+            info: PolicyInfo {
+                name: name.into(),
+                cell: "counter".into(),
+                input_size: 0,
+                hidden_sizes: vec![1],
+                delay: 0,
+                reset: ResetRule::default(),
+            },
+            slow_frames: Vec::new(),
+            slow_for: Duration::ZERO,
+        }
+    }
+
+    pub fn with_delay(mut self, delay: u32) -> Self {
+        self.info.delay = delay;
+        self
+    }
+
+    pub fn with_reset(mut self, reset: ResetRule) -> Self {
+        self.info.reset = reset;
+        self
+    }
+
+    /// Steps on these frame numbers take `slow_for` (a stand-in for a
+    /// policy too big for the budget).
+    pub fn slow_on(mut self, frames: Vec<i32>, slow_for: Duration) -> Self {
+        self.slow_frames = frames;
+        self.slow_for = slow_for;
+        self
+    }
+
+    pub fn into_arc(self) -> Arc<dyn Policy> {
+        Arc::new(self)
+    }
+}
+
+impl Policy for CountingPolicy {
+    fn info(&self) -> &PolicyInfo {
+        &self.info
+    }
+
+    fn initial_state(&self, seed: u64) -> PolicyState {
+        PolicyState {
+            tensors: vec![Tensor::new(&[0u32], &Device::Cpu).expect("a counter tensor")],
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        }
+    }
+
+    fn step(&self, batch: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError> {
+        if batch
+            .iter()
+            .any(|r| self.slow_frames.contains(&r.frame.frame))
+        {
+            std::thread::sleep(self.slow_for);
+        }
+        let mut outputs = Vec::with_capacity(batch.len());
+        for request in batch.iter_mut() {
+            if request.frame.player(request.port).is_none() {
+                return Err(PolicyError::MissingPort(request.port));
+            }
+            let step = request.state.tensors[0].to_vec1::<u32>()?[0] + 1;
+            request.state.tensors[0] = Tensor::new(&[step], &Device::Cpu)?;
+            outputs.push(ControllerState {
+                buttons: Buttons(Count::of_frame(request.frame.frame)),
+                main_x: (step % 17) as f32 / 16.0,
+                main_y: ((step / 17) % 17) as f32 / 16.0,
+                ..ControllerState::NEUTRAL
+            });
+        }
+        Ok(outputs)
+    }
+}
+
+/// A real, untrained LSTM policy, small enough to step quickly in tests.
+pub fn small_lstm(name: &str, seed: u64) -> Arc<dyn Policy> {
+    let config = PolicyConfig {
+        name: name.into(),
+        description: "test model".into(),
+        trained: false,
+        cell: CellKind::Lstm,
+        hidden_sizes: vec![32, 16],
+        features: FeatureConfig {
+            speeds: true,
+            opponents: 1,
+        },
+        delay: 0,
+        reset: ResetRule::default(),
+        decoding: Default::default(),
+        characters: Vec::new(),
+    };
+    Arc::new(RecurrentPolicy::initialize(config, seed).expect("a small LSTM"))
+}
