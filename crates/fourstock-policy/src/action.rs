@@ -40,8 +40,10 @@ pub fn shoulder_class(value: f32) -> usize {
 
 fn class(value: f32, classes: usize) -> usize {
     let top = (classes - 1) as f32;
-    // NaN clamps to 0: `max` returns the other operand.
-    (value.max(0.0).min(1.0) * top).round() as usize
+    if value.is_nan() {
+        return 0;
+    }
+    (value.clamp(0.0, 1.0) * top).round() as usize
 }
 
 /// The value a stick class stands for.

@@ -65,19 +65,14 @@ impl Default for FeatureConfig {
 }
 
 /// How logits become a controller.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Decoding {
     /// The most likely class of every head; deterministic.
+    #[default]
     Argmax,
     /// Seeded sampling with a temperature.
     Sample { temperature: f32 },
-}
-
-impl Default for Decoding {
-    fn default() -> Self {
-        Decoding::Argmax
-    }
 }
 
 /// A model's config.json.

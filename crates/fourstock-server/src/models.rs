@@ -26,7 +26,7 @@ pub enum ModelsError {
     #[error("model {name}: {source}")]
     Model {
         name: String,
-        source: fourstock_policy::CheckpointError,
+        source: Box<fourstock_policy::CheckpointError>,
     },
 }
 
@@ -99,7 +99,7 @@ impl ModelRegistry {
                 .unwrap_or_default();
             let policy = RecurrentPolicy::load(&folder).map_err(|source| ModelsError::Model {
                 name: name.clone(),
-                source,
+                source: Box::new(source),
             })?;
             let characters = policy.config().characters.clone();
             models.insert(
