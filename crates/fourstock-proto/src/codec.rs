@@ -67,9 +67,17 @@ pub fn decode_server(payload: &[u8]) -> Result<ServerMessage, DecodeError> {
 }
 
 /// Splits a byte stream into payloads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameDecoder {
     max: u32,
+}
+
+impl Default for FrameDecoder {
+    /// The same as [`FrameDecoder::new`]. (A derived default would set the
+    /// limit to 0 and refuse every non-empty message as too large.)
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FrameDecoder {
