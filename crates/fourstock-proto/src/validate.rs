@@ -57,9 +57,15 @@ fn match_start(start: &MatchStart) -> Result<(), DecodeError> {
     if start.players.len() > MAX_PLAYERS {
         return Err(too_many_players(start.players.len()));
     }
-    for player in &start.players {
+    for (i, player) in start.players.iter().enumerate() {
         port(player.port)?;
         character(player.character)?;
+        if start.players[..i].iter().any(|q| q.port == player.port) {
+            return Err(DecodeError::Port(format!(
+                "port {} appears twice in the match start",
+                player.port
+            )));
+        }
     }
     Ok(())
 }
