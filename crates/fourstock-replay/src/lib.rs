@@ -1,1 +1,28 @@
-//! placeholder
+//! Slippi replays (.slp) read into the messages a live client sends.
+//!
+//! [`read_replay`] parses a replay with peppi and turns it into the session
+//! an emulator-side client would have sent the daemon: a `MatchStart`, one
+//! `Frame` per frame number (netplay rollback re-sends dropped), and a
+//! `MatchEnd` when the game ended, together with a [`ReplaySummary`] for
+//! `fourstock inspect`. A bad file is a [`ReplayError`], never a crash.
+//!
+//! Inside: `parse` guards peppi, `frames` and `controller` convert frame
+//! data, `summary` describes a game, `names` holds Melee's id tables, `dir`
+//! finds replay files, `replay` ties them together.
+
+mod controller;
+mod dir;
+mod error;
+mod frames;
+mod names;
+mod parse;
+mod replay;
+mod summary;
+
+pub use dir::replay_files;
+pub use error::{Reason, ReplayError};
+pub use parse::MAX_REPLAY_BYTES;
+pub use replay::{read_replay, Replay};
+pub use summary::{
+    GameEnd, PlayerKind, PlayerSummary, ReplaySummary, RulesetFit, StageSummary, StockLoss,
+};
