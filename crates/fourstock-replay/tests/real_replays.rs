@@ -478,3 +478,25 @@ fn button_sweeps_press_the_expected_buttons() {
         0
     );
 }
+
+#[test]
+fn rollback_dedup_agrees_with_peppi() {
+    let survey = survey_or_skip!();
+    use peppi::frame::Rollbacks;
+    for name in [
+        "Walnut356_SlpProcess_Game_20230709T184409.slp",
+        "peppi_duplicate_game_end.slp",
+        "libmelee_test_game_1.slp",
+    ] {
+        let file = std::fs::File::open(folder().join(name)).unwrap();
+        let game = peppi::io::slippi::read(std::io::BufReader::new(file), None).unwrap();
+        // peppi marks every copy of a frame but the last as a rollback.
+        let marked = game.frames.rollbacks(Rollbacks::ExceptLast);
+        let dropped = marked.iter().filter(|&&rollback| rollback).count();
+        assert_eq!(
+            parsed(survey, name).summary.rollback_frames_dropped,
+            dropped,
+            "{name}"
+        );
+    }
+}
