@@ -70,6 +70,14 @@ async fn models_are_chosen_by_name_then_character_then_default() {
         client.send(&ClientMessage::Hello(unknown)).await;
         let error = client.expect_error(ErrorCode::UnknownModel).await;
         assert!(error.message.contains("no-such-model"), "{}", error.message);
+
+        // A huge name quoted back must not make the error itself too large.
+        let mut huge = hello(&[(1, FOX)]);
+        huge.ports[0].model = Some("\u{1}".repeat(60_000));
+        let mut client = TestClient::connect(server.addr).await;
+        client.send(&ClientMessage::Hello(huge)).await;
+        let error = client.expect_error(ErrorCode::UnknownModel).await;
+        assert!(error.message.len() <= 1100, "{} bytes", error.message.len());
         server.shutdown().await;
     })
     .await;

@@ -21,7 +21,7 @@ pub enum ErrorCode {
     UnknownPort = 5,
     /// A NaN or infinite float, or an analog value outside its range.
     InvalidValue = 6,
-    /// A character or stage id outside its range.
+    /// A character or stage id, a player count or button bits outside its range.
     OutOfRange = 7,
     /// The handshake names a model the daemon does not have.
     UnknownModel = 8,

@@ -9,7 +9,7 @@ use crate::{MAGIC, PROTOCOL_VERSION};
 
 /// Ports are numbered as on the console.
 pub const PORTS: std::ops::RangeInclusive<u8> = 1..=4;
-/// Melee's external character ids (Captain Falcon 0 to Sandbag 32).
+/// Melee's external character ids (Captain Falcon 0 to Sandbag 31, and Popo 32).
 pub const CHARACTERS: u8 = 33;
 /// Stage ids the featurizer's one-hot covers.
 pub const STAGES: u16 = 64;

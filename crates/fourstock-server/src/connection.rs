@@ -13,6 +13,9 @@ use fourstock_proto::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 
+/// The longest error text sent, in bytes; far below the message limit.
+pub const MAX_ERROR_TEXT: usize = 1024;
+
 /// Why reading a message failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -63,7 +66,20 @@ impl Connection {
     }
 
     /// Sends an error message; the caller closes the connection after it.
-    pub async fn write_error(&mut self, code: ErrorCode, message: String) -> std::io::Result<()> {
+    /// The text is cut to [`MAX_ERROR_TEXT`] bytes: it may quote the peer.
+    pub async fn write_error(
+        &mut self,
+        code: ErrorCode,
+        mut message: String,
+    ) -> std::io::Result<()> {
+        if message.len() > MAX_ERROR_TEXT {
+            let mut cut = MAX_ERROR_TEXT;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("...");
+        }
         self.write_message(&ServerMessage::Error(ErrorMessage {
             code: code as u16,
             message,
