@@ -1,7 +1,10 @@
 //! The `fourstock` command: the daemon and the tools around it.
 
+mod bench;
 mod init_model;
+mod replay;
 mod serve;
+mod stream;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +25,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Write a seeded, untrained model to a folder.
     InitModel(init_model::InitModelArgs),
+    /// Stream replays to a running daemon as an emulator would, and check every reply.
+    Replay(replay::ReplayArgs),
+    /// Load a daemon with many concurrent sessions and report latency and capacity.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +50,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::InitModel(args) => init_model::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

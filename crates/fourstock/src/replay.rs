@@ -69,7 +69,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    let pacing = if args.fast { Pacing::Fast } else { Pacing::RealTime };
+    let pacing = if args.fast {
+        Pacing::Fast
+    } else {
+        Pacing::RealTime
+    };
     let mut failed = 0usize;
     let total = args.files.len();
     for (i, path) in args.files.iter().enumerate() {
@@ -102,13 +106,18 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 file: name.clone(),
                 frames: report.frames,
                 resets_reported: report.resets,
-                resets_expected: replay.summary.expected_resets(),
+                resets_expected: replay.summary.expected_resets() as u64,
                 late: report.late,
                 frames_per_second: report.frames as f64 / seconds,
                 round_trip_us_p50: report.round_trip_us.value_at_percentile(50.0),
                 round_trip_us_p99: report.round_trip_us.value_at_percentile(99.0),
                 round_trip_us_max: report.round_trip_us.max(),
-                models: report.welcome.ports.iter().map(|p| p.model.clone()).collect(),
+                models: report
+                    .welcome
+                    .ports
+                    .iter()
+                    .map(|p| p.model.clone())
+                    .collect(),
             })
         });
         match result {
