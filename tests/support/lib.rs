@@ -5,6 +5,7 @@ pub mod client;
 pub mod fixtures;
 pub mod policies;
 pub mod server;
+pub mod shared;
 
 /// Every socket test runs under this limit, so a hang fails fast.
 pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

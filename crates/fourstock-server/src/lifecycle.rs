@@ -5,7 +5,8 @@
 //! counts; the session applies its verdicts. Rules:
 //! - the first frame of a session, the first frame after `MatchStart` or
 //!   `MatchEnd`, a frame counter that goes back to the match's start, and a
-//!   changed stage or roster all begin a **new match**;
+//!   changed stage or roster all begin a **new match** (Zelda turning into
+//!   Sheik and back is not a change of roster);
 //! - a frame number at or below the newest one seen is a **rollback
 //!   re-send**: it is answered again, not stepped;
 //! - a leader player's stock count dropping is a **stock loss**;
@@ -114,12 +115,26 @@ impl Lifecycle {
     }
 }
 
+/// External ids of Zelda and Sheik, who turn into each other mid-match.
+const ZELDA: u8 = 18;
+const SHEIK: u8 = 19;
+
 fn roster(frame: &Frame) -> Vec<(u8, u8)> {
     let mut roster: Vec<(u8, u8)> = frame
         .players
         .iter()
         .filter(|p| !p.follower)
-        .map(|p| (p.port, p.character))
+        // A transformation is not a change of roster.
+        .map(|p| {
+            (
+                p.port,
+                if p.character == SHEIK {
+                    ZELDA
+                } else {
+                    p.character
+                },
+            )
+        })
         .collect();
     roster.sort_unstable();
     roster
@@ -258,6 +273,24 @@ mod tests {
         life.match_end();
         assert_eq!(life.observe(&frame(-120, [4, 4])), NEW_MATCH);
         assert_eq!(life.observe(&frame(-119, [4, 4])), STEP);
+    }
+
+    #[test]
+    fn zelda_turning_into_sheik_is_not_a_new_match() {
+        let mut life = Lifecycle::new();
+        let mut f = frame(0, [4, 4]);
+        f.players[0].character = ZELDA;
+        life.observe(&f);
+        f.frame = 1;
+        f.players[0].character = SHEIK;
+        assert_eq!(life.observe(&f), STEP);
+        f.frame = 2;
+        f.players[1].character = SHEIK;
+        assert_eq!(
+            life.observe(&f),
+            NEW_MATCH,
+            "another port's character changing is"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod bench;
 mod init_model;
+mod inspect;
 mod replay;
 mod serve;
 mod stream;
@@ -25,6 +26,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Write a seeded, untrained model to a folder.
     InitModel(init_model::InitModelArgs),
+    /// Summarise Slippi replays: version, stage, characters, stock losses, ruleset fit.
+    Inspect(inspect::InspectArgs),
     /// Stream replays to a running daemon as an emulator would, and check every reply.
     Replay(replay::ReplayArgs),
     /// Load a daemon with many concurrent sessions and report latency and capacity.
@@ -42,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,peppi=warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -50,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::InitModel(args) => init_model::run(args),
+        Command::Inspect(args) => inspect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
     }
