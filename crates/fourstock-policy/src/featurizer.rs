@@ -17,6 +17,7 @@
 //! invulnerable as 0/1, and, if the model reads them, the five speeds times
 //! 0.5.
 
+use fourstock_proto::validate::PORTS;
 use fourstock_proto::{Frame, PlayerFrame};
 
 use crate::action;
@@ -32,6 +33,14 @@ pub const JUMPS: usize = 7;
 /// x, y, percent, shield, facing, on ground, invulnerable.
 pub const SCALARS: usize = 7;
 pub const SPEEDS: usize = 5;
+
+/// Offsets inside a player block.
+pub const ACTION_AT: usize = 0;
+pub const CHARACTER_AT: usize = ACTION_AT + ACTIONS;
+pub const JUMPS_AT: usize = CHARACTER_AT + CHARACTERS;
+pub const SCALARS_AT: usize = JUMPS_AT + JUMPS;
+/// Only for models that read speeds.
+pub const SPEEDS_AT: usize = SCALARS_AT + SCALARS;
 
 pub const POSITION_SCALE: f32 = 0.05;
 pub const POSITION_CLIP: f32 = 10.0;
@@ -56,10 +65,11 @@ impl Featurizer {
 
     /// Width of one player block.
     pub fn player_size(&self) -> usize {
-        ACTIONS + CHARACTERS + JUMPS + SCALARS + if self.speeds { SPEEDS } else { 0 }
+        SPEEDS_AT + if self.speeds { SPEEDS } else { 0 }
     }
 
-    /// Offset of the controlled player's block.
+    /// Offset of a player block: 0 for the controlled player, 1.. for the
+    /// opponents.
     pub fn player_at(&self, index: usize) -> usize {
         STAGES + index * self.player_size()
     }
@@ -75,9 +85,10 @@ impl Featurizer {
     }
 
     /// Writes the features of `frame` seen from `port` into `out`, which
-    /// must be [`Featurizer::size`] long. Allocates nothing.
+    /// must be [`Featurizer::size`] long (a shorter slice panics, as
+    /// `copy_from_slice` does). Allocates nothing.
     pub fn write(&self, frame: &Frame, port: u8, out: &mut [f32]) -> Result<(), PolicyError> {
-        debug_assert_eq!(out.len(), self.size());
+        assert_eq!(out.len(), self.size(), "feature buffer length");
         out.fill(0.0);
         let me = frame.player(port).ok_or(PolicyError::MissingPort(port))?;
         if (frame.stage as usize) < STAGES {
@@ -85,10 +96,10 @@ impl Featurizer {
         }
         let size = self.player_size();
         self.write_player(me, &mut out[self.player_at(0)..][..size]);
-        let mut opponents = frame
-            .players
-            .iter()
-            .filter(|p| !p.follower && p.port != port);
+        // Port order, whatever order the frame lists players in.
+        let mut opponents = PORTS
+            .filter(|&other| other != port)
+            .filter_map(|other| frame.player(other));
         for index in 1..=self.opponents {
             match opponents.next() {
                 Some(p) => self.write_player(p, &mut out[self.player_at(index)..][..size]),
@@ -100,15 +111,11 @@ impl Featurizer {
     }
 
     fn write_player(&self, p: &PlayerFrame, out: &mut [f32]) {
-        let action = (p.action_state as usize).min(UNKNOWN_ACTION);
-        out[action] = 1.0;
-        let mut at = ACTIONS;
+        out[ACTION_AT + (p.action_state as usize).min(UNKNOWN_ACTION)] = 1.0;
         if (p.character as usize) < CHARACTERS {
-            out[at + p.character as usize] = 1.0;
+            out[CHARACTER_AT + p.character as usize] = 1.0;
         }
-        at += CHARACTERS;
-        out[at + (p.jumps_left as usize).min(JUMPS - 1)] = 1.0;
-        at += JUMPS;
+        out[JUMPS_AT + (p.jumps_left as usize).min(JUMPS - 1)] = 1.0;
         let position = |v: f32| (v * POSITION_SCALE).clamp(-POSITION_CLIP, POSITION_CLIP);
         let scalars = [
             position(p.x),
@@ -119,8 +126,7 @@ impl Featurizer {
             p.on_ground as u8 as f32,
             p.invulnerable as u8 as f32,
         ];
-        out[at..at + SCALARS].copy_from_slice(&scalars);
-        at += SCALARS;
+        out[SCALARS_AT..SPEEDS_AT].copy_from_slice(&scalars);
         if self.speeds {
             let speeds = [
                 p.speed_air_x_self,
@@ -129,7 +135,7 @@ impl Featurizer {
                 p.speed_x_attack,
                 p.speed_y_attack,
             ];
-            for (slot, speed) in out[at..at + SPEEDS].iter_mut().zip(speeds) {
+            for (slot, speed) in out[SPEEDS_AT..SPEEDS_AT + SPEEDS].iter_mut().zip(speeds) {
                 *slot = speed * SPEED_SCALE;
             }
         }

@@ -129,3 +129,79 @@ fn the_held_controller_is_discretised_like_the_head() {
     );
     assert_eq!(out[at..].iter().sum::<f32>(), 2.0 + 4.0 + 1.0);
 }
+
+#[test]
+fn the_block_offsets_are_the_documented_numbers() {
+    assert_eq!(featurizer::ACTIONS, 400);
+    assert_eq!(featurizer::UNKNOWN_ACTION, 399);
+    assert_eq!(featurizer::CHARACTER_AT, 400);
+    assert_eq!(featurizer::JUMPS_AT, 433);
+    assert_eq!(featurizer::SCALARS_AT, 440);
+    assert_eq!(featurizer::SPEEDS_AT, 447);
+    let f = with_speeds();
+    assert_eq!(f.player_size(), 452);
+    assert_eq!((f.player_at(0), f.player_at(1)), (64, 516));
+    assert_eq!(f.controller_at(), 968);
+    assert_eq!(f.size(), 1049);
+}
+
+#[test]
+fn out_of_range_stage_and_character_are_zeros_not_panics() {
+    let f = with_speeds();
+    let mut frame = common::frame(2);
+    frame.stage = 64;
+    frame.players[0].character = 33;
+    let out = features(&f, &frame, 1);
+    assert!(out[..64].iter().all(|&v| v == 0.0), "no stage bit");
+    let me = f.player_at(0) + featurizer::CHARACTER_AT;
+    assert!(
+        out[me..me + 33].iter().all(|&v| v == 0.0),
+        "no character bit"
+    );
+    frame.stage = u16::MAX;
+    frame.players[0].character = u8::MAX;
+    assert_eq!(features(&f, &frame, 1), out);
+}
+
+#[test]
+fn opponents_follow_port_order_whatever_the_frame_order() {
+    let f = Featurizer::new(&FeatureConfig {
+        speeds: false,
+        opponents: 3,
+    });
+    let mut frame = common::frame(3);
+    // Ports 4, 2, Nana on 2, 3, 1; each with its own action state.
+    frame.players = [4u8, 2, 3, 1]
+        .iter()
+        .map(|&port| {
+            let mut p = common::player(port, 10 + port, 3);
+            p.action_state = 100 + port as u16;
+            p
+        })
+        .collect();
+    let mut nana = common::player(2, 15, 3);
+    nana.follower = true;
+    nana.action_state = 250;
+    frame.players.insert(2, nana);
+    let out = features(&f, &frame, 3);
+    let action_of = |block: usize| {
+        let at = f.player_at(block);
+        out[at..at + featurizer::ACTIONS]
+            .iter()
+            .position(|&v| v == 1.0)
+    };
+    assert_eq!(
+        [action_of(0), action_of(1), action_of(2), action_of(3)],
+        [Some(103), Some(101), Some(102), Some(104)],
+        "me (3), then ports 1, 2, 4"
+    );
+    // Only the first opponent in port order when the model reads one.
+    let one = Featurizer::new(&FeatureConfig {
+        speeds: false,
+        opponents: 1,
+    });
+    let out = features(&one, &frame, 4);
+    let at = one.player_at(1);
+    assert_eq!(out[at + 101], 1.0);
+    assert_eq!(out[at..at + featurizer::ACTIONS].iter().sum::<f32>(), 1.0);
+}
