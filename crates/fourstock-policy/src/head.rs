@@ -7,6 +7,7 @@
 //! shoulder is sent as the L trigger's analog value.
 
 use candle_core::Tensor;
+use candle_nn::{Init, VarBuilder};
 use fourstock_proto::{Buttons, ControllerState};
 use rand::Rng;
 
@@ -26,6 +27,24 @@ impl ControllerHead {
         Ok(ControllerHead {
             w_t: weight.t()?.contiguous()?,
             bias: bias.clone(),
+        })
+    }
+
+    /// The training head: `weight` (81, hidden) and `bias` (81) from the
+    /// builder (pass `vb.pp("head")`), created as PyTorch initialises
+    /// `nn.Linear`, U(-1/sqrt(hidden), 1/sqrt(hidden)), when missing. Holds a
+    /// transposed view of the weight, never a copy.
+    pub fn from_var_builder(hidden: usize, vb: VarBuilder) -> candle_core::Result<ControllerHead> {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let init = Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
+        Ok(ControllerHead {
+            w_t: vb
+                .get_with_hints((action::SIZE, hidden), "weight", init)?
+                .t()?,
+            bias: vb.get_with_hints(action::SIZE, "bias", init)?,
         })
     }
 
