@@ -65,6 +65,9 @@ pub struct StepRequest<'a> {
 pub enum PolicyError {
     #[error("port {0} is not in the frame")]
     MissingPort(u8),
+    /// A request's state does not fit the policy: made by another policy.
+    #[error("state does not fit the policy: {0}")]
+    State(String),
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
 }

@@ -153,14 +153,21 @@ impl RecurrentPolicy {
     /// decoding, for tests and evaluation.
     pub fn step_logits(&self, batch: &mut [StepRequest<'_>]) -> Result<Tensor, PolicyError> {
         let rows = batch.len();
+        if rows == 0 {
+            return Ok(Tensor::zeros(
+                (0, crate::action::SIZE),
+                candle_core::DType::F32,
+                &Device::Cpu,
+            )?);
+        }
         let width = self.featurizer.size();
         let mut features = vec![0f32; rows * width];
         for (request, row) in batch.iter().zip(features.chunks_mut(width)) {
             self.featurizer.write(request.frame, request.port, row)?;
         }
-        let x = Tensor::from_vec(features, (rows, width), &Device::Cpu)?;
-        let state = stack_states(batch)?;
-        let (top, next) = self.core.step(&x, &state)?;
+        let projected = self.core.project_sparse(&features, rows)?;
+        let state = self.stack_states(batch)?;
+        let (top, next) = self.core.step_projected(&projected, &state)?;
         for (k, tensor) in next.into_iter().enumerate() {
             if rows == 1 {
                 batch[0].state.tensors[k] = tensor;
@@ -172,21 +179,38 @@ impl RecurrentPolicy {
         }
         Ok(self.head.logits(&top)?)
     }
-}
 
-/// Each state tensor of every request, stacked along the batch.
-fn stack_states(batch: &[StepRequest<'_>]) -> candle_core::Result<Vec<Tensor>> {
-    let count = batch[0].state.tensors.len();
-    (0..count)
-        .map(|k| {
-            if batch.len() == 1 {
-                Ok(batch[0].state.tensors[k].clone())
-            } else {
-                let parts: Vec<&Tensor> = batch.iter().map(|r| &r.state.tensors[k]).collect();
-                Tensor::cat(&parts, 0)
+    /// Each state tensor of every request, stacked along the batch, after
+    /// checking every state is one this policy made.
+    fn stack_states(&self, batch: &[StepRequest<'_>]) -> Result<Vec<Tensor>, PolicyError> {
+        for request in batch {
+            let tensors = &request.state.tensors;
+            let fits = tensors.len() == self.core.state_sizes().count()
+                && tensors
+                    .iter()
+                    .zip(self.core.state_sizes())
+                    .all(|(t, hidden)| t.dims() == [1, hidden]);
+            if !fits {
+                let shapes: Vec<_> = tensors.iter().map(|t| t.dims().to_vec()).collect();
+                return Err(PolicyError::State(format!(
+                    "port {} carries state tensors of shapes {shapes:?}; {} expects (1, h) for h in {:?}",
+                    request.port,
+                    self.info.name,
+                    self.core.state_sizes().collect::<Vec<_>>()
+                )));
             }
-        })
-        .collect()
+        }
+        Ok((0..batch[0].state.tensors.len())
+            .map(|k| {
+                if batch.len() == 1 {
+                    Ok(batch[0].state.tensors[k].clone())
+                } else {
+                    let parts: Vec<&Tensor> = batch.iter().map(|r| &r.state.tensors[k]).collect();
+                    Tensor::cat(&parts, 0)
+                }
+            })
+            .collect::<candle_core::Result<_>>()?)
+    }
 }
 
 impl Policy for RecurrentPolicy {

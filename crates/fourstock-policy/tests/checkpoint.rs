@@ -5,8 +5,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use candle_core::{DType, Tensor};
+
 use fourstock_policy::checkpoint::{self, CheckpointError};
-use fourstock_policy::{CellKind, Decoding, Policy, RecurrentPolicy, StepRequest};
+use fourstock_policy::{CellKind, Policy, RecurrentPolicy, StepRequest};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fourstock-ckpt-{}-{name}", std::process::id()));
@@ -181,15 +183,89 @@ fn bad_configs_are_errors() {
     }
 }
 
+/// Saves `policy`'s weights into `dir` converted to `dtype`, but
+/// `odd_one` converted to `odd_dtype`.
+fn save_as(
+    dir: &Path,
+    policy: &RecurrentPolicy,
+    dtype: DType,
+    odd_one: &str,
+    odd_dtype: DType,
+) -> Vec<(String, Tensor)> {
+    let converted: Vec<(String, Tensor)> = policy
+        .tensors()
+        .iter()
+        .map(|(name, t)| {
+            let to = if name == odd_one { odd_dtype } else { dtype };
+            (name.clone(), t.to_dtype(to).unwrap())
+        })
+        .collect();
+    let map: std::collections::HashMap<_, _> = converted.iter().cloned().collect();
+    candle_core::safetensors::save(&map, dir.join(checkpoint::WEIGHTS_FILE)).unwrap();
+    converted
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+}
+
 #[test]
-fn a_fresh_state_replays_a_fresh_policy_exactly_even_when_sampling() {
-    let mut config = common::config("sample", CellKind::Lstm, vec![16]);
-    config.decoding = Decoding::Sample { temperature: 1.0 };
-    let policy = RecurrentPolicy::initialize(config, 4).unwrap();
-    let first = outputs(&policy, 0..30);
-    // Play on, then start again from a fresh state with the same seed.
-    let _ = outputs(&policy, 30..60);
-    assert_eq!(outputs(&policy, 0..30), first);
-    let distinct: std::collections::HashSet<_> = first.iter().map(|c| format!("{c:?}")).collect();
-    assert!(distinct.len() > 5, "sampling varies over steps");
+fn a_wrong_dtype_is_named_and_f16_bf16_f64_are_converted() {
+    let (policy, dir) = saved("dtype", CellKind::Gru);
+    save_as(&dir, &policy, DType::F32, "core.bias_hh_l1", DType::U32);
+    let e = RecurrentPolicy::load(&dir).err().expect("refused");
+    let text = e.to_string();
+    assert!(matches!(e, CheckpointError::DType { .. }), "{text}");
+    assert!(
+        text.contains("core.bias_hh_l1") && text.contains("U32") && text.contains("F32"),
+        "{text}"
+    );
+
+    // Each float type loads as its own values in f32; F64 holds every f32
+    // exactly, so that is the same policy.
+    for dtype in [DType::F64, DType::F16, DType::BF16] {
+        let written = save_as(&dir, &policy, dtype, "", dtype);
+        let loaded = RecurrentPolicy::load(&dir).unwrap();
+        for ((name, a), (_, b)) in loaded.tensors().iter().zip(&written) {
+            assert_eq!(values(a), values(b), "{dtype:?} {name}");
+        }
+    }
+    assert_eq!(outputs(&policy, 0..20), {
+        save_as(&dir, &policy, DType::F64, "", DType::F64);
+        outputs(&RecurrentPolicy::load(&dir).unwrap(), 0..20)
+    });
+}
+
+#[test]
+fn a_state_from_another_policy_is_an_error_not_a_panic() {
+    let lstm =
+        RecurrentPolicy::initialize(common::config("a", CellKind::Lstm, vec![8, 4]), 1).unwrap();
+    let gru =
+        RecurrentPolicy::initialize(common::config("b", CellKind::Gru, vec![8, 4]), 1).unwrap();
+    let frame = common::frame(0);
+    let mut foreign = gru.initial_state(0);
+    let mut mine = lstm.initial_state(0);
+    let mut batch = [
+        StepRequest {
+            frame: &frame,
+            port: 1,
+            state: &mut mine,
+        },
+        StepRequest {
+            frame: &frame,
+            port: 2,
+            state: &mut foreign,
+        },
+    ];
+    let e = lstm.step(&mut batch).expect_err("refused");
+    assert!(
+        matches!(e, fourstock_policy::PolicyError::State(ref m) if m.contains("port 2")),
+        "{e}"
+    );
+    assert!(lstm.step(&mut []).unwrap().is_empty());
 }
