@@ -20,7 +20,8 @@ pub struct ReplayArgs {
     #[arg(long, default_value = "127.0.0.1:4848")]
     connect: SocketAddr,
     /// Ports the daemon controls (1 to 4); repeat or comma-separate.
-    #[arg(long = "port", value_delimiter = ',', required = true)]
+    /// Default: every player in the game.
+    #[arg(long = "port", value_delimiter = ',')]
     ports: Vec<u8>,
     /// Ask for this model instead of the daemon's choice.
     #[arg(long)]

@@ -99,7 +99,8 @@ impl DaemonLink {
     }
 }
 
-/// The ports to control and their characters, from a game's MatchStart.
+/// The ports to control and their characters, from a game's MatchStart;
+/// every player's port when `ports` is empty.
 pub fn port_requests(
     messages: &[ClientMessage],
     ports: &[u8],
@@ -108,6 +109,8 @@ pub fn port_requests(
     let Some(ClientMessage::MatchStart(start)) = messages.first() else {
         bail!("the game does not begin with a MatchStart");
     };
+    let every: Vec<u8> = start.players.iter().map(|p| p.port).collect();
+    let ports = if ports.is_empty() { &every } else { ports };
     ports
         .iter()
         .map(|&port| {
