@@ -33,6 +33,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Threads that run policy steps.
     pub compute_threads: usize,
+    /// The most ports a compute thread steps as one batch, across sessions
+    /// that share a model (1: every session steps alone). A batch is only
+    /// what is already queued; sessions on different models taken into one
+    /// batch are stepped one model after the other.
+    pub max_batch: usize,
     /// Seeds every port's sampling stream.
     pub seed: u64,
     /// How long a new connection may take to send its Hello.
@@ -46,6 +51,7 @@ impl Default for ServerConfig {
             fallback: FallbackMode::RepeatLast,
             max_connections: 1024,
             compute_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_batch: 1,
             seed: 0,
             handshake_timeout: Duration::from_secs(10),
         }
@@ -69,7 +75,7 @@ pub async fn run(
 ) {
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let shared = Arc::new(Shared {
-        compute: ComputePool::new(config.compute_threads),
+        compute: ComputePool::new(config.compute_threads, config.max_batch),
         models,
         config,
     });

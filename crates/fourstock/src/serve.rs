@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Threads that run policy steps (default: one per core).
     #[arg(long)]
     compute_threads: Option<usize>,
+    /// The most ports stepped as one batch across sessions sharing a model
+    /// (1: no cross-session batching).
+    #[arg(long, default_value_t = 1)]
+    max_batch: usize,
     /// Seed of every port's sampling stream (for sampling models).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -54,6 +58,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         fallback: args.fallback,
         max_connections: args.max_connections.max(1),
         compute_threads: args.compute_threads.unwrap_or(defaults.compute_threads),
+        max_batch: args.max_batch.max(1),
         seed: args.seed,
         ..defaults
     };
