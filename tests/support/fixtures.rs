@@ -11,9 +11,6 @@ pub const FALCO: u8 = 20;
 pub fn player(port: u8, character: u8, n: i32, stocks: u8) -> PlayerFrame {
     let t = n as f32;
     PlayerFrame {
-        port,
-        follower: false,
-        character,
         action_state: (14 + (n.rem_euclid(40)) as u16),
         action_frame: (n.rem_euclid(12)) as f32,
         x: 40.0 * (t * 0.05 + port as f32).sin(),
@@ -25,13 +22,10 @@ pub fn player(port: u8, character: u8, n: i32, stocks: u8) -> PlayerFrame {
         jumps_left: (n.rem_euclid(3)) as u8,
         on_ground: n % 7 != 0,
         invulnerable: n % 50 == 0,
-        hitlag_left: 0.0,
         hitstun_left: (n.rem_euclid(5)) as f32,
         speed_air_x_self: (t * 0.3).sin(),
         speed_ground_x_self: (t * 0.2).cos(),
         speed_y_self: -(t * 0.1).sin(),
-        speed_x_attack: 0.0,
-        speed_y_attack: 0.0,
         controller: ControllerState {
             buttons: Buttons(if n % 9 == 0 { Buttons::A } else { 0 }),
             main_x: 0.5 + 0.5 * (t * 0.07).sin(),
@@ -41,6 +35,7 @@ pub fn player(port: u8, character: u8, n: i32, stocks: u8) -> PlayerFrame {
             l_trigger: 0.0,
             r_trigger: 0.0,
         },
+        ..PlayerFrame::new(port, character)
     }
 }
 

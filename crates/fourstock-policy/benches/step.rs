@@ -9,32 +9,16 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use fourstock_policy::{
     CellKind, FeatureConfig, Policy, PolicyConfig, RecurrentPolicy, StepRequest,
 };
-use fourstock_proto::{ControllerState, Frame, PlayerFrame};
+use fourstock_proto::{Frame, PlayerFrame};
 
 fn player(port: u8, character: u8) -> PlayerFrame {
     PlayerFrame {
-        port,
-        follower: false,
-        character,
         action_state: 20,
         action_frame: 3.0,
         x: -20.0,
-        y: 0.0,
-        facing_right: true,
         percent: 35.0,
-        stocks: 4,
-        shield: 60.0,
-        jumps_left: 2,
-        on_ground: true,
-        invulnerable: false,
-        hitlag_left: 0.0,
-        hitstun_left: 0.0,
-        speed_air_x_self: 0.0,
         speed_ground_x_self: 1.2,
-        speed_y_self: 0.0,
-        speed_x_attack: 0.0,
-        speed_y_attack: 0.0,
-        controller: ControllerState::NEUTRAL,
+        ..PlayerFrame::new(port, character)
     }
 }
 

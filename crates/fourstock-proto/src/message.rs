@@ -162,6 +162,38 @@ pub struct PlayerFrame {
     pub controller: ControllerState,
 }
 
+impl PlayerFrame {
+    /// A player on `port` standing at the centre of the stage: four stocks,
+    /// 0%, full shield, two jumps, nothing held. A starting point for
+    /// clients and tests that set the fields they care about.
+    pub fn new(port: u8, character: u8) -> PlayerFrame {
+        PlayerFrame {
+            port,
+            follower: false,
+            character,
+            action_state: 14, // Wait
+            action_frame: 0.0,
+            x: 0.0,
+            y: 0.0,
+            facing_right: true,
+            percent: 0.0,
+            stocks: 4,
+            shield: 60.0,
+            jumps_left: 2,
+            on_ground: true,
+            invulnerable: false,
+            hitlag_left: 0.0,
+            hitstun_left: 0.0,
+            speed_air_x_self: 0.0,
+            speed_ground_x_self: 0.0,
+            speed_y_self: 0.0,
+            speed_x_attack: 0.0,
+            speed_y_attack: 0.0,
+            controller: ControllerState::NEUTRAL,
+        }
+    }
+}
+
 /// The answer to one [`Frame`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameReply {

@@ -181,28 +181,11 @@ mod tests {
 
     fn frame(n: i32) -> Frame {
         let player = |port: u8| PlayerFrame {
-            port,
-            follower: false,
-            character: 2,
             action_state: (14 + n % 30) as u16,
-            action_frame: 0.0,
             x: (n as f32 * 0.7 + port as f32 * 10.0).sin() * 50.0,
-            y: 0.0,
             facing_right: n % 2 == 0,
             percent: n as f32,
-            stocks: 4,
-            shield: 60.0,
-            jumps_left: 2,
-            on_ground: true,
-            invulnerable: false,
-            hitlag_left: 0.0,
-            hitstun_left: 0.0,
-            speed_air_x_self: 0.0,
-            speed_ground_x_self: 0.0,
-            speed_y_self: 0.0,
-            speed_x_attack: 0.0,
-            speed_y_attack: 0.0,
-            controller: ControllerState::NEUTRAL,
+            ..PlayerFrame::new(port, 2)
         };
         Frame {
             frame: n,

@@ -153,32 +153,12 @@ fn stocks(frame: &Frame) -> [Option<u8>; 5] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fourstock_proto::{ControllerState, PlayerFrame};
+    use fourstock_proto::PlayerFrame;
 
     fn player(port: u8, character: u8, stocks: u8) -> PlayerFrame {
         PlayerFrame {
-            port,
-            follower: false,
-            character,
-            action_state: 14,
-            action_frame: 0.0,
-            x: 0.0,
-            y: 0.0,
-            facing_right: true,
-            percent: 0.0,
             stocks,
-            shield: 60.0,
-            jumps_left: 2,
-            on_ground: true,
-            invulnerable: false,
-            hitlag_left: 0.0,
-            hitstun_left: 0.0,
-            speed_air_x_self: 0.0,
-            speed_ground_x_self: 0.0,
-            speed_y_self: 0.0,
-            speed_x_attack: 0.0,
-            speed_y_attack: 0.0,
-            controller: ControllerState::NEUTRAL,
+            ..PlayerFrame::new(port, character)
         }
     }
 
