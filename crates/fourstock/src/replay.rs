@@ -55,7 +55,6 @@ struct GameSummary {
 struct OutputLine<'a> {
     file: &'a str,
     frame: i32,
-    port: u8,
     #[serde(flatten)]
     output: &'a fourstock_proto::PortOutput,
 }
@@ -94,7 +93,6 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                         let line = OutputLine {
                             file: &name,
                             frame: reply.frame,
-                            port: output.port,
                             output,
                         };
                         serde_json::to_writer(&mut *out, &line)?;
