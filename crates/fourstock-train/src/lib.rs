@@ -1,1 +1,27 @@
-//! Imitation learning (in progress).
+//! Imitation learning: fourstock policies trained on Slippi replays with
+//! candle, through the same featurizer, core and head the daemon serves.
+//!
+//! A replay folder becomes [`Sequence`]s, one per port playing the chosen
+//! character ([`dataset`]): frame t seen from that port, paired with the
+//! controller it held on frame t + delay ([`target`]), with resets where the
+//! daemon's own lifecycle resets ([`sequence`]). [`window`] cuts lanes of
+//! sequences into windows for truncated backpropagation through time;
+//! [`model`] unrolls the policy over them; [`loss`] scores the logits;
+//! [`trainer`] runs AdamW; [`eval`] compares a policy with two baselines on
+//! held-out games.
+
+pub mod dataset;
+pub mod eval;
+pub mod loss;
+pub mod model;
+pub mod sequence;
+pub mod target;
+pub mod trainer;
+pub mod window;
+
+pub use dataset::Selection;
+pub use eval::{evaluate, evaluate_files, Evaluation};
+pub use model::TrainModel;
+pub use sequence::Sequence;
+pub use target::Target;
+pub use trainer::{train, TrainError, TrainOptions, TrainReport};

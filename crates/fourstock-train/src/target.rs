@@ -1,0 +1,62 @@
+//! What a port's controller held, as the classes of the action space the
+//! head predicts: 8 button bits, 4 stick-axis classes, 1 shoulder class.
+
+use fourstock_policy::action;
+use fourstock_proto::ControllerState;
+
+/// One controller as training targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// In [`action::BUTTONS`] order.
+    pub buttons: [bool; action::BUTTONS.len()],
+    /// Main x, main y, c x, c y: classes `0..action::STICK_CLASSES`.
+    pub sticks: [u8; action::STICK_AXES],
+    /// The harder-pressed trigger: a class `0..action::SHOULDER_CLASSES`.
+    pub shoulder: u8,
+}
+
+impl Target {
+    /// The classes of `controller`, through the same helpers the featurizer
+    /// and the head use.
+    pub fn of(controller: &ControllerState) -> Target {
+        let mut buttons = [false; action::BUTTONS.len()];
+        for (slot, &bit) in buttons.iter_mut().zip(action::BUTTONS.iter()) {
+            *slot = controller.buttons.contains(bit);
+        }
+        let mut sticks = [0u8; action::STICK_AXES];
+        for (slot, value) in sticks.iter_mut().zip(action::stick_axes(controller)) {
+            *slot = action::stick_class(value) as u8;
+        }
+        Target {
+            buttons,
+            sticks,
+            shoulder: action::shoulder_class(action::shoulder(controller)) as u8,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fourstock_proto::Buttons;
+
+    #[test]
+    fn classes_follow_the_action_space() {
+        let c = ControllerState {
+            buttons: Buttons(Buttons::B | Buttons::D_UP),
+            main_x: 1.0,
+            main_y: 0.5,
+            c_x: 0.0,
+            c_y: 0.5,
+            l_trigger: 0.3,
+            r_trigger: 0.8,
+        };
+        let t = Target::of(&c);
+        assert_eq!(
+            t.buttons,
+            [false, true, false, false, false, false, false, true]
+        );
+        assert_eq!(t.sticks, [16, 8, 0, 8]);
+        assert_eq!(t.shoulder, 3);
+    }
+}
