@@ -165,15 +165,39 @@ impl RecurrentPolicy {
         for (request, row) in batch.iter().zip(features.chunks_mut(width)) {
             self.featurizer.write(request.frame, request.port, row)?;
         }
-        let projected = self.core.project_sparse(&features, rows)?;
-        let state = self.stack_states(batch)?;
+        let ports: Vec<u8> = batch.iter().map(|r| r.port).collect();
+        let mut states: Vec<&mut PolicyState> = batch.iter_mut().map(|r| &mut *r.state).collect();
+        self.step_features(&features, &ports, &mut states)
+    }
+
+    /// The step from ready-made features, `states.len()` rows of
+    /// [`Featurizer::size`] each: the core and head without the featurizer.
+    /// Advances the states and returns the logits. `ports` only names rows
+    /// in errors. Benchmarks against other runtimes start here.
+    pub fn step_features(
+        &self,
+        features: &[f32],
+        ports: &[u8],
+        states: &mut [&mut PolicyState],
+    ) -> Result<Tensor, PolicyError> {
+        let rows = states.len();
+        let width = self.featurizer.size();
+        if rows == 0 || ports.len() != rows || features.len() != rows * width {
+            return Err(PolicyError::State(format!(
+                "{} feature values and {} ports for {rows} states of width {width}",
+                features.len(),
+                ports.len()
+            )));
+        }
+        let projected = self.core.project_sparse(features, rows)?;
+        let state = self.stack_states(ports, states)?;
         let (top, next) = self.core.step_projected(&projected, &state)?;
         for (k, tensor) in next.into_iter().enumerate() {
             if rows == 1 {
-                batch[0].state.tensors[k] = tensor;
+                states[0].tensors[k] = tensor;
             } else {
-                for (i, request) in batch.iter_mut().enumerate() {
-                    request.state.tensors[k] = tensor.narrow(0, i, 1)?;
+                for (i, state) in states.iter_mut().enumerate() {
+                    state.tensors[k] = tensor.narrow(0, i, 1)?;
                 }
             }
         }
@@ -182,9 +206,13 @@ impl RecurrentPolicy {
 
     /// Each state tensor of every request, stacked along the batch, after
     /// checking every state is one this policy made.
-    fn stack_states(&self, batch: &[StepRequest<'_>]) -> Result<Vec<Tensor>, PolicyError> {
-        for request in batch {
-            let tensors = &request.state.tensors;
+    fn stack_states(
+        &self,
+        ports: &[u8],
+        states: &[&mut PolicyState],
+    ) -> Result<Vec<Tensor>, PolicyError> {
+        for (state, port) in states.iter().zip(ports) {
+            let tensors = &state.tensors;
             let fits = tensors.len() == self.core.state_sizes().count()
                 && tensors
                     .iter()
@@ -194,18 +222,18 @@ impl RecurrentPolicy {
                 let shapes: Vec<_> = tensors.iter().map(|t| t.dims().to_vec()).collect();
                 return Err(PolicyError::State(format!(
                     "port {} carries state tensors of shapes {shapes:?}; {} expects (1, h) for h in {:?}",
-                    request.port,
+                    port,
                     self.info.name,
                     self.core.state_sizes().collect::<Vec<_>>()
                 )));
             }
         }
-        Ok((0..batch[0].state.tensors.len())
+        Ok((0..states[0].tensors.len())
             .map(|k| {
-                if batch.len() == 1 {
-                    Ok(batch[0].state.tensors[k].clone())
+                if states.len() == 1 {
+                    Ok(states[0].tensors[k].clone())
                 } else {
-                    let parts: Vec<&Tensor> = batch.iter().map(|r| &r.state.tensors[k]).collect();
+                    let parts: Vec<&Tensor> = states.iter().map(|s| &s.tensors[k]).collect();
                     Tensor::cat(&parts, 0)
                 }
             })
