@@ -8,10 +8,11 @@
 //! sequences into windows for truncated backpropagation through time;
 //! [`model`] unrolls the policy over them; [`loss`] scores the logits;
 //! [`trainer`] runs AdamW; [`eval`] compares a policy with two baselines on
-//! held-out games.
+//! held-out games; [`job`] is one `fourstock train` run end to end.
 
 pub mod dataset;
 pub mod eval;
+pub mod job;
 pub mod loss;
 pub mod model;
 pub mod sequence;
@@ -21,6 +22,7 @@ pub mod window;
 
 pub use dataset::Selection;
 pub use eval::{evaluate, evaluate_files, Evaluation};
+pub use job::{character_id, JobReport, TrainJob};
 pub use model::TrainModel;
 pub use sequence::Sequence;
 pub use target::Target;
