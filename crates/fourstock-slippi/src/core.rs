@@ -1,0 +1,174 @@
+//! slippi-ai's `tx_like` core ("TransformerLike"): a Linear encoder, then
+//! per layer a residual LSTM (`x = x + h'`) and a residual feed-forward
+//! block, all of width H.
+//!
+//! The LSTM is flax's `nnx.LSTMCell`: separate gate kernels, the input ones
+//! (`ii, if_, ig, io`) without bias, the hidden ones (`hi, hf, hg, ho`) with:
+//! `i = σ(ii x + hi h)`, `f = σ(if x + hf h)`, `g = tanh(ig x + hg h)`,
+//! `o = σ(io x + ho h)`, `c' = f c + i g`, `h' = o tanh(c')`, no forget
+//! bias offset, carry ordered (c, h). The four gates are concatenated here
+//! into one `[H, 4H]` kernel per side, so a layer is two matmuls.
+//!
+//! State: `2 * num_layers` tensors of shape `(batch, H)`, `c0, h0, c1, h1, ...`.
+
+use candle_core::{DType, Device, Tensor, D};
+
+use crate::config::CoreConfig;
+use crate::layers::{ActivationFn, LayerNorm, Linear, ResBlock};
+use crate::weights::{names, WeightMap};
+
+/// One LSTM cell with its gates fused.
+#[derive(Clone, Debug)]
+pub struct LstmCell {
+    hidden: usize,
+    /// `[in, 4H]`: i, f, g, o.
+    input_kernel: Tensor,
+    /// `[H, 4H]`: i, f, g, o.
+    hidden_kernel: Tensor,
+    /// `[4H]`: the hidden side's biases.
+    bias: Tensor,
+}
+
+impl LstmCell {
+    /// Reads flax's eight gate kernels and four biases under `prefix`.
+    pub fn from_weights(prefix: &str, w: &mut WeightMap) -> Result<LstmCell, crate::SlippiError> {
+        let mut inputs = Vec::new();
+        let mut hiddens = Vec::new();
+        let mut biases = Vec::new();
+        for (input_gate, hidden_gate) in names::LSTM_GATES {
+            inputs.push(w.take(&format!("{prefix}/{input_gate}/kernel"))?);
+            hiddens.push(w.take(&format!("{prefix}/{hidden_gate}/kernel"))?);
+            biases.push(w.take(&format!("{prefix}/{hidden_gate}/bias"))?);
+        }
+        let hidden = hiddens[0].dims()[0];
+        Ok(LstmCell {
+            hidden,
+            input_kernel: Tensor::cat(&inputs, 1)?.contiguous()?,
+            hidden_kernel: Tensor::cat(&hiddens, 1)?.contiguous()?,
+            bias: Tensor::cat(&biases, 0)?,
+        })
+    }
+
+    /// One step; returns `(c', h')`.
+    pub fn step(
+        &self,
+        x: &Tensor,
+        c: &Tensor,
+        h: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let n = self.hidden;
+        let gates = x
+            .matmul(&self.input_kernel)?
+            .add(&h.matmul(&self.hidden_kernel)?)?
+            .broadcast_add(&self.bias)?;
+        let i = candle_nn::ops::sigmoid(&gates.narrow(D::Minus1, 0, n)?)?;
+        let f = candle_nn::ops::sigmoid(&gates.narrow(D::Minus1, n, n)?)?;
+        let g = gates.narrow(D::Minus1, 2 * n, n)?.tanh()?;
+        let o = candle_nn::ops::sigmoid(&gates.narrow(D::Minus1, 3 * n, n)?)?;
+        let c = f.mul(c)?.add(&i.mul(&g)?)?;
+        let h = o.mul(&c.tanh()?)?;
+        Ok((c, h))
+    }
+}
+
+/// One layer of the stack: residual LSTM, then residual feed-forward block.
+#[derive(Clone, Debug)]
+struct TxLayer {
+    lstm: LstmCell,
+    ffw: ResBlock,
+}
+
+/// The whole `tx_like` stack.
+#[derive(Clone, Debug)]
+pub struct TxLikeCore {
+    hidden: usize,
+    encoder: Linear,
+    layers: Vec<TxLayer>,
+}
+
+impl TxLikeCore {
+    /// Takes the core's tensors, by slippi-ai name, out of `w`.
+    pub fn from_weights(
+        config: &CoreConfig,
+        w: &mut WeightMap,
+    ) -> Result<TxLikeCore, crate::SlippiError> {
+        let encoder = Linear::new(
+            w.take(&names::encoder("kernel"))?,
+            Some(w.take(&names::encoder("bias"))?),
+        )?;
+        let activation = ActivationFn {
+            kind: config.activation,
+            gelu_approximate: config.gelu_approximate,
+        };
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for k in 0..config.num_layers {
+            let lstm = LstmCell::from_weights(&names::lstm(k), w)?;
+            let ffw = names::ffw(k);
+            let block = ResBlock {
+                layer_norm: LayerNorm::new(
+                    config.layer_norm,
+                    w.take(&format!("{ffw}/layernorm/scale"))?,
+                    w.take(&format!("{ffw}/layernorm/bias"))?,
+                ),
+                linear1: Linear::new(
+                    w.take(&format!("{ffw}/linear1/kernel"))?,
+                    Some(w.take(&format!("{ffw}/linear1/bias"))?),
+                )?,
+                activation,
+                linear2: Linear::new(
+                    w.take(&format!("{ffw}/linear2/kernel"))?,
+                    Some(w.take(&format!("{ffw}/linear2/bias"))?),
+                )?,
+            };
+            layers.push(TxLayer { lstm, ffw: block });
+        }
+        Ok(TxLikeCore {
+            hidden: config.hidden_size,
+            encoder,
+            layers,
+        })
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.hidden
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// How many state tensors the core carries.
+    pub fn state_len(&self) -> usize {
+        2 * self.layers.len()
+    }
+
+    /// slippi-ai's initial state: zeros, `batch` rows.
+    pub fn zero_state(&self, batch: usize, device: &Device) -> candle_core::Result<Vec<Tensor>> {
+        (0..self.state_len())
+            .map(|_| Tensor::zeros((batch, self.hidden), DType::F32, device))
+            .collect()
+    }
+
+    /// One step: `x` is the embedded input `(batch, input)`, `state` as
+    /// [`TxLikeCore::zero_state`]. Returns the output `(batch, H)` and the
+    /// new state.
+    pub fn step(&self, x: &Tensor, state: &[Tensor]) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+        if state.len() != self.state_len() {
+            return Err(candle_core::Error::Msg(format!(
+                "the tx_like core carries {} state tensors, got {}",
+                self.state_len(),
+                state.len()
+            )));
+        }
+        let mut x = self.encoder.forward(x)?;
+        let mut next = Vec::with_capacity(state.len());
+        for (layer, carry) in self.layers.iter().zip(state.chunks(2)) {
+            let (c, h) = layer.lstm.step(&x, &carry[0], &carry[1])?;
+            x = x.add(&h)?;
+            next.push(c);
+            next.push(h);
+            x = layer.ffw.forward(&x)?;
+        }
+        Ok((x, next))
+    }
+}

@@ -1,0 +1,202 @@
+//! The feed-forward building blocks of slippi-ai's JAX networks, on candle:
+//! flax's `Linear` (kernel stored `[in, out]`, `y = x @ kernel + bias`),
+//! the two LayerNorms, the activations and the residual feed-forward block.
+
+use candle_core::{Tensor, D};
+
+use crate::config::{Activation, LayerNormKind};
+
+/// flax's LayerNorm epsilon.
+pub const FLAX_LAYER_NORM_EPS: f64 = 1e-6;
+
+/// A flax `Linear`.
+#[derive(Clone, Debug)]
+pub struct Linear {
+    /// `[in, out]`, contiguous.
+    kernel: Tensor,
+    /// `[out]`
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn new(kernel: Tensor, bias: Option<Tensor>) -> candle_core::Result<Linear> {
+        Ok(Linear {
+            kernel: kernel.contiguous()?,
+            bias,
+        })
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.kernel.dims()[0]
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.kernel.dims()[1]
+    }
+
+    pub fn kernel(&self) -> &Tensor {
+        &self.kernel
+    }
+
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// `x` is `(batch, in)`.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = x.matmul(&self.kernel)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+/// A LayerNorm over the last axis.
+#[derive(Clone, Debug)]
+pub struct LayerNorm {
+    kind: LayerNormKind,
+    scale: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    pub fn new(kind: LayerNormKind, scale: Tensor, bias: Tensor) -> LayerNorm {
+        LayerNorm { kind, scale, bias }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let normalised = match self.kind {
+            LayerNormKind::Nnx => {
+                // flax's fast variance: mean(x²) - mean(x)², clipped at 0.
+                let mean2 = x.sqr()?.mean_keepdim(D::Minus1)?;
+                let var = mean2.sub(&mean.sqr()?)?.relu()?;
+                let inv = (var + FLAX_LAYER_NORM_EPS)?.sqrt()?.recip()?;
+                centered.broadcast_mul(&inv)?
+            }
+            LayerNormKind::Tensorflow => {
+                let std = centered.sqr()?.mean_keepdim(D::Minus1)?.sqrt()?;
+                centered.broadcast_div(&std)?
+            }
+        };
+        normalised
+            .broadcast_mul(&self.scale)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+/// An activation, with GELU in its tanh or exact form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivationFn {
+    pub kind: Activation,
+    pub gelu_approximate: bool,
+}
+
+impl ActivationFn {
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self.kind {
+            Activation::Relu => x.relu(),
+            Activation::Tanh => x.tanh(),
+            // candle's `gelu` is the tanh form
+            // 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))).
+            Activation::Gelu if self.gelu_approximate => x.gelu(),
+            Activation::Gelu => x.gelu_erf(),
+        }
+    }
+}
+
+/// slippi-ai's residual feed-forward block:
+/// `x + linear2(act(linear1(layer_norm(x))))`.
+#[derive(Clone, Debug)]
+pub struct ResBlock {
+    pub layer_norm: LayerNorm,
+    pub linear1: Linear,
+    pub activation: ActivationFn,
+    pub linear2: Linear,
+}
+
+impl ResBlock {
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = self.layer_norm.forward(x)?;
+        let y = self.linear1.forward(&y)?;
+        let y = self.activation.forward(&y)?;
+        let y = self.linear2.forward(&y)?;
+        x.add(&y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn t(v: &[f32]) -> Tensor {
+        Tensor::from_slice(v, (1, v.len()), &Device::Cpu).unwrap()
+    }
+
+    fn row(x: &Tensor) -> Vec<f32> {
+        x.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn linear_reads_flax_kernels_as_in_by_out() {
+        let kernel = Tensor::from_slice(&[1f32, 2., 3., 4., 5., 6.], (2, 3), &Device::Cpu).unwrap();
+        let bias = Tensor::from_slice(&[0.5f32, 0., -0.5], 3, &Device::Cpu).unwrap();
+        let linear = Linear::new(kernel, Some(bias)).unwrap();
+        assert_eq!(
+            row(&linear.forward(&t(&[1.0, 10.0])).unwrap()),
+            [41.5, 52.0, 62.5]
+        );
+    }
+
+    #[test]
+    fn layer_norms_differ_only_by_epsilon() {
+        let ones = t(&[1.0; 4]);
+        let zeros = t(&[0.0; 4]);
+        let x = t(&[1.0, 2.0, 3.0, 6.0]);
+        let flax = LayerNorm::new(LayerNormKind::Nnx, ones.clone(), zeros.clone());
+        let tf = LayerNorm::new(LayerNormKind::Tensorflow, ones, zeros);
+        let a = row(&flax.forward(&x).unwrap());
+        let b = row(&tf.forward(&x).unwrap());
+        // mean 3, variance 3.5
+        let expect: Vec<f32> = [-2.0f32, -1.0, 0.0, 3.0]
+            .iter()
+            .map(|v| v / 3.5f32.sqrt())
+            .collect();
+        for ((a, b), e) in a.iter().zip(&b).zip(&expect) {
+            assert!((a - e).abs() < 1e-6, "flax {a} vs {e}");
+            assert!((b - e).abs() < 1e-6, "tensorflow {b} vs {e}");
+        }
+        // A constant row under flax is exactly the bias (the demo's H = 1 case).
+        let bias = t(&[0.25]);
+        let one = LayerNorm::new(LayerNormKind::Nnx, t(&[3.0]), bias);
+        assert_eq!(row(&one.forward(&t(&[7.5])).unwrap()), [0.25]);
+    }
+
+    #[test]
+    fn gelu_forms() {
+        let x = t(&[-1.0, 0.5, 2.0]);
+        let exact = ActivationFn {
+            kind: Activation::Gelu,
+            gelu_approximate: false,
+        };
+        let approx = ActivationFn {
+            kind: Activation::Gelu,
+            gelu_approximate: true,
+        };
+        let e = row(&exact.forward(&x).unwrap());
+        let a = row(&approx.forward(&x).unwrap());
+        let reference = [-0.158_655_25f32, 0.345_731_14, 1.954_499_7];
+        for (v, r) in e.iter().zip(reference) {
+            assert!((v - r).abs() < 1e-6, "{v} vs {r}");
+        }
+        for (v, x) in a.iter().zip([-1.0f32, 0.5, 2.0]) {
+            let r = 0.5
+                * x
+                * (1.0 + ((2.0 / std::f32::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh());
+            assert!((v - r).abs() < 1e-6);
+        }
+    }
+}

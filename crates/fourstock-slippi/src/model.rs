@@ -1,0 +1,256 @@
+//! A slippi-ai policy network put together (featurizer, `tx_like` core,
+//! autoregressive head) and its folders on disk.
+//!
+//! Two folder forms are read:
+//! - a fourstock model folder, `config.json` ([`SlippiConfig`]) plus
+//!   `model.safetensors`, as [`crate::import_checkpoint`] writes it;
+//! - the already-converted form of the parity data:
+//!   `checkpoint_config.json` (slippi-ai's config and name map),
+//!   `policy_weights.safetensors` and `weights_index.json`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use serde_json::Value;
+
+use crate::config::SlippiConfig;
+use crate::controller::{ControllerClasses, ControllerSpace};
+use crate::core::TxLikeCore;
+use crate::error::SlippiError;
+use crate::featurizer::Featurizer;
+use crate::head::AutoregressiveHead;
+use crate::observation::Observation;
+use crate::weights::{self, F32Tensor, WeightMap};
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const CONVERTED_CONFIG_FILE: &str = "checkpoint_config.json";
+pub const CONVERTED_WEIGHTS_FILE: &str = "policy_weights.safetensors";
+pub const CONVERTED_INDEX_FILE: &str = "weights_index.json";
+
+/// A loaded slippi-ai policy network.
+#[derive(Clone, Debug)]
+pub struct SlippiModel {
+    config: SlippiConfig,
+    featurizer: Featurizer,
+    core: TxLikeCore,
+    head: AutoregressiveHead,
+}
+
+impl SlippiModel {
+    /// Builds the network from checked tensors named as slippi-ai names them.
+    pub fn from_tensors(
+        config: SlippiConfig,
+        tensors: HashMap<String, Tensor>,
+    ) -> Result<SlippiModel, SlippiError> {
+        config.check()?;
+        let found: Vec<(String, Vec<usize>)> = tensors
+            .iter()
+            .map(|(n, t)| (n.clone(), t.dims().to_vec()))
+            .collect();
+        weights::check_names_and_shapes(&found, &weights::expected_tensors(&config))?;
+        let featurizer = Featurizer::new(&config.embed);
+        let mut w = WeightMap::new(tensors);
+        let core = TxLikeCore::from_weights(&config.core, &mut w)?;
+        let space = ControllerSpace::new(&config.embed);
+        let head = AutoregressiveHead::from_weights(&config.head, space, &mut w)?;
+        if let Some(name) = w.remaining().into_iter().next() {
+            return Err(SlippiError::Unexpected { name });
+        }
+        Ok(SlippiModel {
+            config,
+            featurizer,
+            core,
+            head,
+        })
+    }
+
+    /// Loads a fourstock model folder: `dir/config.json` and
+    /// `dir/model.safetensors`.
+    pub fn load(dir: &Path) -> Result<SlippiModel, SlippiError> {
+        let config = read_config(dir)?;
+        let expected = weights::expected_tensors(&config);
+        let tensors = weights::read_safetensors(&dir.join(WEIGHTS_FILE), &expected)?;
+        Self::from_tensors(config, tensors)
+    }
+
+    /// Loads the already-converted form (see the module docs). The model is
+    /// named after the folder.
+    pub fn load_converted(dir: &Path) -> Result<SlippiModel, SlippiError> {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "slippi-ai".into());
+        let config_path = dir.join(CONVERTED_CONFIG_FILE);
+        let doc = read_json(&config_path)?;
+        let slippi = doc
+            .get("upgraded_config")
+            .or_else(|| doc.get("raw_config"))
+            .ok_or_else(|| SlippiError::Json {
+                path: config_path.clone(),
+                reason: "neither upgraded_config nor raw_config is present".into(),
+            })?;
+        let name_map = name_map_from_json(doc.pointer("/summary/name_map")).map_err(|reason| {
+            SlippiError::Json {
+                path: config_path.clone(),
+                reason,
+            }
+        })?;
+        let mut config = SlippiConfig::from_slippi(slippi, name_map, &name)?;
+        config.description = format!(
+            "slippi-ai checkpoint {}, converted",
+            doc.get("source_checkpoint")
+                .and_then(Value::as_str)
+                .unwrap_or("(unknown)")
+        );
+        let expected = weights::expected_tensors(&config);
+        let index_path = dir.join(CONVERTED_INDEX_FILE);
+        let index = read_json(&index_path)?;
+        let listed = index_from_json(&index).map_err(|reason| SlippiError::Json {
+            path: index_path,
+            reason,
+        })?;
+        weights::check_names_and_shapes(&listed, &expected)?;
+        let tensors = weights::read_safetensors(&dir.join(CONVERTED_WEIGHTS_FILE), &expected)?;
+        Self::from_tensors(config, tensors)
+    }
+
+    /// Writes a fourstock model folder: `config.json` and
+    /// `model.safetensors`, each replaced atomically. The tensors are
+    /// checked against the config first.
+    pub fn write_dir(
+        dir: &Path,
+        config: &SlippiConfig,
+        tensors: &[(String, F32Tensor)],
+    ) -> Result<(), SlippiError> {
+        config.check()?;
+        let found: Vec<(String, Vec<usize>)> = tensors
+            .iter()
+            .map(|(n, t)| (n.clone(), t.shape.clone()))
+            .collect();
+        weights::check_names_and_shapes(&found, &weights::expected_tensors(config))?;
+        std::fs::create_dir_all(dir).map_err(|source| SlippiError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let bytes = weights::safetensors_bytes(&weights_path, tensors)?;
+        weights::replace_file(&weights_path, &bytes)?;
+        let config_path = dir.join(CONFIG_FILE);
+        let mut json = serde_json::to_string_pretty(config).map_err(|e| SlippiError::Json {
+            path: config_path.clone(),
+            reason: e.to_string(),
+        })?;
+        json.push('\n');
+        weights::replace_file(&config_path, json.as_bytes())
+    }
+
+    pub fn config(&self) -> &SlippiConfig {
+        &self.config
+    }
+
+    pub fn featurizer(&self) -> &Featurizer {
+        &self.featurizer
+    }
+
+    pub fn core(&self) -> &TxLikeCore {
+        &self.core
+    }
+
+    pub fn head(&self) -> &AutoregressiveHead {
+        &self.head
+    }
+
+    /// The embedded inputs of a batch, `(batch, input)`.
+    pub fn embed(
+        &self,
+        rows: &[(Observation, ControllerClasses)],
+        name_code: Option<u32>,
+    ) -> candle_core::Result<Tensor> {
+        let width = self.featurizer.size();
+        let mut values = vec![0f32; rows.len() * width];
+        for ((obs, prev), out) in rows.iter().zip(values.chunks_mut(width)) {
+            self.featurizer.write(obs, prev, name_code, out);
+        }
+        Tensor::from_vec(values, (rows.len(), width), &Device::Cpu)
+    }
+}
+
+/// Reads and checks `dir/config.json`.
+pub fn read_config(dir: &Path) -> Result<SlippiConfig, SlippiError> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| SlippiError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let config: SlippiConfig = serde_json::from_str(&text).map_err(|e| SlippiError::Json {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    config.check()?;
+    Ok(config)
+}
+
+/// Whether `dir` holds a slippi-ai model folder (its config.json names the
+/// slippi-ai family), so a models folder can mix families.
+pub fn is_slippi_model(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(CONFIG_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|v| v.get("family").and_then(Value::as_str).map(str::to_string))
+        .is_some_and(|family| family == crate::config::FAMILY)
+}
+
+fn read_json(path: &Path) -> Result<Value, SlippiError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SlippiError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| SlippiError::Json {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// A `{name: code}` object as a name map.
+pub(crate) fn name_map_from_json(v: Option<&Value>) -> Result<BTreeMap<String, u32>, String> {
+    let Some(v) = v else {
+        return Ok(BTreeMap::new());
+    };
+    let object = v.as_object().ok_or("name_map is not an object")?;
+    object
+        .iter()
+        .map(|(name, code)| {
+            code.as_u64()
+                .and_then(|c| u32::try_from(c).ok())
+                .map(|c| (name.clone(), c))
+                .ok_or_else(|| format!("name_map[{name:?}] is not a name code: {code}"))
+        })
+        .collect()
+}
+
+fn index_from_json(index: &Value) -> Result<Vec<(String, Vec<usize>)>, String> {
+    let tensors = index
+        .get("tensors")
+        .and_then(Value::as_array)
+        .ok_or("no tensors list")?;
+    tensors
+        .iter()
+        .map(|t| {
+            let name = t
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or("a tensor without a name")?;
+            let shape = t
+                .get("shape")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("{name}: no shape"))?
+                .iter()
+                .map(|d| d.as_u64().map(|d| d as usize))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("{name}: a shape of non-integers"))?;
+            Ok((name.to_string(), shape))
+        })
+        .collect()
+}
