@@ -1,7 +1,9 @@
 //! The models a daemon serves, and the rule that picks one for a port.
 //!
 //! A models folder holds `index.json` (`{"default": "NAME"}`) and one
-//! folder per model, `NAME/config.json` plus `NAME/model.safetensors`.
+//! folder per model, `NAME/config.json` plus `NAME/model.safetensors`:
+//! fourstock's own recurrent policies, or slippi-ai policies imported with
+//! `fourstock import slippi-ai` (their config names the family).
 //! A port gets the model its handshake names; else the first model whose
 //! config lists the port's character; else the default.
 
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 use fourstock_policy::{Policy, RecurrentPolicy};
 use fourstock_proto::PortRequest;
+use fourstock_slippi::SlippiPolicy;
 use serde::Deserialize;
 
 /// Why a models folder could not be loaded.
@@ -27,6 +30,11 @@ pub enum ModelsError {
     Model {
         name: String,
         source: Box<fourstock_policy::CheckpointError>,
+    },
+    #[error("slippi-ai model {name}: {source}")]
+    SlippiModel {
+        name: String,
+        source: Box<fourstock_slippi::SlippiError>,
     },
 }
 
@@ -97,18 +105,28 @@ impl ModelRegistry {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let policy = RecurrentPolicy::load(&folder).map_err(|source| ModelsError::Model {
-                name: name.clone(),
-                source: Box::new(source),
-            })?;
-            let characters = policy.config().characters.clone();
-            models.insert(
-                name,
+            let entry = if fourstock_slippi::is_slippi_model(&folder) {
+                let policy =
+                    SlippiPolicy::load(&folder).map_err(|source| ModelsError::SlippiModel {
+                        name: name.clone(),
+                        source: Box::new(source),
+                    })?;
                 Entry {
                     policy: Arc::new(policy),
-                    characters,
-                },
-            );
+                    characters: Vec::new(),
+                }
+            } else {
+                let policy =
+                    RecurrentPolicy::load(&folder).map_err(|source| ModelsError::Model {
+                        name: name.clone(),
+                        source: Box::new(source),
+                    })?;
+                Entry {
+                    characters: policy.config().characters.clone(),
+                    policy: Arc::new(policy),
+                }
+            };
+            models.insert(name, entry);
         }
         if !models.contains_key(&index.default) {
             return Err(ModelsError::Index {

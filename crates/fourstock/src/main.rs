@@ -1,6 +1,7 @@
 //! The `fourstock` command: the daemon and the tools around it.
 
 mod bench;
+mod import;
 mod init_model;
 mod inspect;
 mod replay;
@@ -26,6 +27,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Write a seeded, untrained model to a folder.
     InitModel(init_model::InitModelArgs),
+    /// Convert another project's checkpoint into a model folder.
+    Import(import::ImportArgs),
     /// Summarise Slippi replays: version, stage, characters, stock losses, ruleset fit.
     Inspect(inspect::InspectArgs),
     /// Stream replays to a running daemon as an emulator would, and check every reply.
@@ -53,6 +56,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args),
         Command::InitModel(args) => init_model::run(args),
+        Command::Import(args) => import::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
