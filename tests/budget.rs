@@ -13,12 +13,17 @@ use fourstock_tests::server::{config, TestServer};
 
 const BUDGET_MS: u64 = 20;
 
+/// These tests measure time: they run one at a time, so that they do not
+/// take each other's cores on a two-core machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn count(reply: &FrameReply) -> Count {
     Count::read(&reply.outputs[0].controller).expect("a counting output")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_step_gets_the_fallback_and_the_state_still_advances_in_order() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
         // Frame 10's step takes 15 budgets: frames behind it queue up.
         let policy = CountingPolicy::new("slow").slow_on(vec![10], Duration::from_millis(300));
@@ -78,6 +83,7 @@ async fn a_late_step_gets_the_fallback_and_the_state_still_advances_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_neutral_fallback_sends_nothing_pressed() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
         let policy = CountingPolicy::new("slow").slow_on(vec![3], Duration::from_millis(100));
         let config = ServerConfig {
@@ -99,6 +105,7 @@ async fn the_neutral_fallback_sends_nothing_pressed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_session_and_a_broken_one_do_not_delay_a_healthy_one() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
         let mut models = ModelRegistry::single(CountingPolicy::new("fast").into_arc());
         let every_frame: Vec<i32> = (0..200).collect();
@@ -154,6 +161,7 @@ async fn a_slow_session_and_a_broken_one_do_not_delay_a_healthy_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_frames_are_all_answered_in_order() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
         let server =
             TestServer::with_policy(CountingPolicy::new("c").into_arc(), config(1000)).await;
