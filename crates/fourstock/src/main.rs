@@ -1,12 +1,14 @@
 //! The `fourstock` command: the daemon and the tools around it.
 
 mod bench;
+mod eval;
 mod import;
 mod init_model;
 mod inspect;
 mod replay;
 mod serve;
 mod stream;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +37,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Load a daemon with many concurrent sessions and report latency and capacity.
     Bench(bench::BenchArgs),
+    /// Train a policy by imitation on Slippi replays.
+    Train(train::TrainArgs),
+    /// Evaluate a model on replays against two baselines, head by head.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,5 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
