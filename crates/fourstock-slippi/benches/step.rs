@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fourstock_policy::{Policy, PolicyState, StepRequest};
-use fourstock_proto::{ControllerState, Frame, PlayerFrame};
+use fourstock_proto::{Frame, PlayerFrame};
 use fourstock_slippi::config::{
     Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, FAMILY,
 };
@@ -54,28 +54,14 @@ fn config() -> SlippiConfig {
 
 fn frame(t: i32) -> Frame {
     let player = |port: u8, x: f32| PlayerFrame {
-        port,
-        follower: false,
-        character: if port == 1 { 2 } else { 9 },
         action_state: (14 + (t as u16 % 300)) % 0x18F,
-        action_frame: 0.0,
         x,
         y: (t % 40) as f32,
         facing_right: t % 2 == 0,
         percent: (t % 150) as f32,
-        stocks: 4,
-        shield: 60.0,
         jumps_left: 1,
         on_ground: t % 3 == 0,
-        invulnerable: false,
-        hitlag_left: 0.0,
-        hitstun_left: 0.0,
-        speed_air_x_self: 0.0,
-        speed_ground_x_self: 0.0,
-        speed_y_self: 0.0,
-        speed_x_attack: 0.0,
-        speed_y_attack: 0.0,
-        controller: ControllerState::NEUTRAL,
+        ..PlayerFrame::new(port, if port == 1 { 2 } else { 9 })
     };
     Frame {
         frame: t - 123,

@@ -60,32 +60,15 @@ fn player(p: &PlayerFrame) -> PlayerObservation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fourstock_proto::ControllerState;
 
     fn player_frame(port: u8, character: u8, follower: bool) -> PlayerFrame {
         PlayerFrame {
-            port,
             follower,
-            character,
-            action_state: 14,
-            action_frame: 0.0,
             x: port as f32,
             y: 1.0,
             facing_right: port == 1,
             percent: 27.9,
-            stocks: 4,
-            shield: 60.0,
-            jumps_left: 2,
-            on_ground: true,
-            invulnerable: false,
-            hitlag_left: 0.0,
-            hitstun_left: 0.0,
-            speed_air_x_self: 0.0,
-            speed_ground_x_self: 0.0,
-            speed_y_self: 0.0,
-            speed_x_attack: 0.0,
-            speed_y_attack: 0.0,
-            controller: ControllerState::NEUTRAL,
+            ..PlayerFrame::new(port, character)
         }
     }
 
