@@ -206,10 +206,20 @@ pub fn read_weights(
     Ok(tensors)
 }
 
-/// An f32 tensor's bytes, as safetensors wants them.
-struct F32View {
+/// An f32 tensor's bytes, as `safetensors::serialize` wants them. Shared
+/// by every model family that writes checkpoints.
+pub struct F32View {
     shape: Vec<usize>,
     bytes: Vec<u8>,
+}
+
+impl F32View {
+    pub fn new(shape: Vec<usize>, values: &[f32]) -> F32View {
+        F32View {
+            shape,
+            bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
 }
 
 impl View for F32View {
@@ -250,14 +260,7 @@ pub fn write(
                 path: weights_path.clone(),
                 source,
             })?;
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        views.push((
-            name.clone(),
-            F32View {
-                shape: tensor.dims().to_vec(),
-                bytes,
-            },
-        ));
+        views.push((name.clone(), F32View::new(tensor.dims().to_vec(), &values)));
     }
     let bytes = safetensors::serialize(views, None).map_err(|e| CheckpointError::Weights {
         path: weights_path.clone(),

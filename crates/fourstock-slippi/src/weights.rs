@@ -18,12 +18,12 @@
 //! Everything read is checked: exactly the expected names, the expected
 //! shapes, a float dtype (converted to f32) and finite values.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use safetensors::tensor::{Dtype, View};
+use fourstock_policy::checkpoint::F32View;
+use safetensors::tensor::Dtype;
 
 use crate::config::SlippiConfig;
 use crate::controller::{ControllerSpace, COMPONENTS};
@@ -234,40 +234,14 @@ pub struct F32Tensor {
     pub values: Vec<f32>,
 }
 
-struct F32View {
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl View for F32View {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
 /// Serialises named f32 tensors as safetensors bytes.
 pub fn safetensors_bytes(
     path: &Path,
     tensors: &[(String, F32Tensor)],
 ) -> Result<Vec<u8>, SlippiError> {
-    let views = tensors.iter().map(|(name, t)| {
-        (
-            name.clone(),
-            F32View {
-                shape: t.shape.clone(),
-                bytes: t.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            },
-        )
-    });
+    let views = tensors
+        .iter()
+        .map(|(name, t)| (name.clone(), F32View::new(t.shape.clone(), &t.values)));
     safetensors::serialize(views, None).map_err(|e| SlippiError::Weights {
         path: path.to_path_buf(),
         reason: e.to_string(),
