@@ -39,6 +39,9 @@ pub struct TrainOptions {
     pub out: Option<PathBuf>,
     /// Log a progress line every this many steps.
     pub log_every: usize,
+    /// Start from these weights (a checkpoint's, same shape) instead of a
+    /// seeded initialisation: fine-tuning.
+    pub init: Option<Vec<(String, Tensor)>>,
 }
 
 impl Default for TrainOptions {
@@ -55,6 +58,7 @@ impl Default for TrainOptions {
             checkpoint_every: 500,
             out: None,
             log_every: 50,
+            init: None,
         }
     }
 }
@@ -110,7 +114,10 @@ pub fn train(
             sequences.len()
         )));
     }
-    let model = TrainModel::new(config, options.seed)?;
+    let model = match &options.init {
+        Some(tensors) => TrainModel::from_tensors(config, tensors)?,
+        None => TrainModel::new(config, options.seed)?,
+    };
     let vars = model.vars();
     let mut optimizer = AdamW::new(
         vars.clone(),

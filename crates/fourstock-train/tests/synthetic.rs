@@ -97,3 +97,17 @@ fn resets_fall_at_match_start_and_stock_loss() {
         fourstock_train::Target::of(&seq.frame(13).player(2).unwrap().controller)
     );
 }
+
+#[test]
+fn fine_tuning_starts_from_the_given_weights() {
+    let config = tiny_config("tuned", vec![8], 2, vec![]);
+    let sequences = synthetic_sequences(1, 100, &config);
+    let base = RecurrentPolicy::initialize(config.clone(), 99).unwrap();
+    let mut opts = options(0);
+    opts.init = Some(base.tensors().to_vec());
+    let (model, _) = train(config, &sequences, &opts).unwrap();
+    for ((name, a), (_, b)) in base.tensors().iter().zip(model.tensors().unwrap()) {
+        let diff = (a - &b).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{name}");
+    }
+}

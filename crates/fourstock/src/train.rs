@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use clap::Args;
-use fourstock_policy::{CellKind, Decoding, FeatureConfig, PolicyConfig, ResetRule};
+use fourstock_policy::{
+    CellKind, Decoding, FeatureConfig, PolicyConfig, RecurrentPolicy, ResetRule,
+};
 use fourstock_train::{character_id, TrainJob, TrainOptions};
 
 #[derive(Args, Debug)]
@@ -70,6 +72,10 @@ pub struct TrainArgs {
     /// Log progress every this many steps.
     #[arg(long, default_value_t = 50)]
     log_every: usize,
+    /// Fine-tune: start from this model's weights (same cell, sizes and
+    /// features) instead of a seeded initialisation.
+    #[arg(long, value_name = "MODEL_DIR")]
+    init: Option<PathBuf>,
 }
 
 fn parse_cell(s: &str) -> Result<CellKind, String> {
@@ -103,7 +109,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .map(|h| h.to_string())
         .collect::<Vec<_>>()
         .join("x");
-    let config = PolicyConfig {
+    let mut config = PolicyConfig {
         name: args.name.clone(),
         description: format!(
             "Behavioural cloning of {who} in the Slippi replays of {} ({}), {} {shape}, delay {} frames; made by `fourstock train`.",
@@ -124,6 +130,25 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         decoding: Decoding::Argmax,
         characters,
     };
+    let init = match &args.init {
+        Some(dir) => {
+            let from = RecurrentPolicy::load(dir)?;
+            let same = from.config().cell == config.cell
+                && from.config().hidden_sizes == config.hidden_sizes
+                && from.config().features == config.features;
+            if !same {
+                bail!(
+                    "--init {}: cell, hidden sizes and features must match",
+                    dir.display()
+                );
+            }
+            config
+                .description
+                .push_str(&format!(" Fine-tuned from {}.", from.config().name));
+            Some(from.tensors().to_vec())
+        }
+        None => None,
+    };
     let out = args.models.join(&args.name);
     let job = TrainJob {
         replays: args.replays,
@@ -140,6 +165,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             checkpoint_every: args.checkpoint_every,
             out: Some(out.clone()),
             log_every: args.log_every,
+            init,
         },
         competitive: !args.any_ruleset,
         held_out_percent: args.held_out_percent,
