@@ -34,17 +34,9 @@ pub const COMPONENT_NAMES: [&str; COMPONENTS] = [
     "shoulder",
 ];
 
-/// The wire bit of each button component.
-const WIRE_BUTTONS: [u16; BUTTONS] = [
-    Buttons::A,
-    Buttons::B,
-    Buttons::X,
-    Buttons::Y,
-    Buttons::Z,
-    Buttons::L,
-    Buttons::R,
-    Buttons::D_UP,
-];
+/// The wire bit of each button component: slippi-ai's buttons, in the
+/// order fourstock's own action space took from it.
+const WIRE_BUTTONS: [u16; BUTTONS] = fourstock_policy::action::BUTTONS;
 
 /// A discretised controller: one class per component.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
