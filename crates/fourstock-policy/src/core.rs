@@ -20,6 +20,7 @@ use candle_core::{bail, DType, Device, Storage, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
 use crate::config::CellKind;
+use crate::kernel::{self, PackedWeights};
 
 /// How many gates a cell has.
 pub fn gates(cell: CellKind) -> usize {
@@ -60,6 +61,18 @@ struct Layer {
     /// Added to `h W_hh^T`: b_hh, except for a serving LSTM, whose b_hh is
     /// already in `b_i`.
     b_h: Option<Tensor>,
+    /// A serving core's weights packed for small batches; `None` in a
+    /// training core, whose weights change under it.
+    packed: Option<PackedLayer>,
+}
+
+/// One layer's weights for [`RecurrentCore::step_projected`]'s small-batch
+/// path.
+struct PackedLayer {
+    w_ih: PackedWeights,
+    w_hh: PackedWeights,
+    b_i: Vec<f32>,
+    b_h: Option<Vec<f32>>,
 }
 
 /// A stack of recurrent layers.
@@ -80,12 +93,21 @@ impl RecurrentCore {
                     CellKind::Lstm => ((&w.bias_ih + &w.bias_hh)?, None),
                     CellKind::Gru => (w.bias_ih.contiguous()?, Some(w.bias_hh.contiguous()?)),
                 };
+                let w_ih_t = w.weight_ih.t()?.contiguous()?;
+                let w_hh_t = w.weight_hh.t()?.contiguous()?;
+                let packed = PackedLayer {
+                    w_ih: PackedWeights::from_tensor(&w_ih_t)?,
+                    w_hh: PackedWeights::from_tensor(&w_hh_t)?,
+                    b_i: b_i.to_vec1()?,
+                    b_h: b_h.as_ref().map(Tensor::to_vec1).transpose()?,
+                };
                 Ok(Layer {
                     hidden: w.weight_hh.dim(1)?,
-                    w_ih_t: w.weight_ih.t()?.contiguous()?,
-                    w_hh_t: w.weight_hh.t()?.contiguous()?,
+                    w_ih_t,
+                    w_hh_t,
                     b_i,
                     b_h,
+                    packed: Some(packed),
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
@@ -127,6 +149,7 @@ impl RecurrentCore {
                 w_hh_t: weight_hh.t()?,
                 b_i: bias_ih,
                 b_h: Some(bias_hh),
+                packed: None,
             });
             input = hidden;
         }
@@ -219,8 +242,90 @@ impl RecurrentCore {
     }
 
     /// One step from the bottom layer's input projection (batch, gates *
-    /// hidden), as [`RecurrentCore::project_sparse`] returns it.
+    /// hidden), as [`RecurrentCore::project_sparse`] returns it. A serving
+    /// core steps batches of up to [`kernel::SMALL_BATCH`] rows with
+    /// [`RecurrentCore::step_projected_rows`]; everything else goes through
+    /// [`RecurrentCore::step_projected_tensors`].
     pub fn step_projected(
+        &self,
+        projected: &Tensor,
+        state: &[Tensor],
+    ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+        let packed = self.layers.iter().all(|l| l.packed.is_some());
+        if packed && projected.dim(0)? <= kernel::SMALL_BATCH && projected.device().is_cpu() {
+            self.step_projected_rows(projected, state)
+        } else {
+            self.step_projected_tensors(projected, state)
+        }
+    }
+
+    /// [`RecurrentCore::step_projected`] as plain loops over rows and the
+    /// hand-written packed kernel: candle's matmul costs a batch of 4 four
+    /// times a batch of 1, and its element-wise ops cost more than the
+    /// small products they follow. A serving core only.
+    pub fn step_projected_rows(
+        &self,
+        projected: &Tensor,
+        state: &[Tensor],
+    ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+        let per = self.check_state(state)?;
+        let rows = projected.dim(0)?;
+        let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let mut gi = values(projected)?;
+        let mut next = Vec::with_capacity(state.len());
+        let mut below: Vec<f32> = Vec::new();
+        for (k, (layer, s)) in self.layers.iter().zip(state.chunks(per)).enumerate() {
+            let Some(packed) = &layer.packed else {
+                bail!("a training core has no packed weights");
+            };
+            if k > 0 {
+                gi = packed.w_ih.affine(&below, rows, Some(&packed.b_i));
+            }
+            let mut h = values(&s[0])?;
+            let gh = packed.w_hh.affine(&h, rows, packed.b_h.as_deref());
+            let n = layer.hidden;
+            let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
+            match self.cell {
+                CellKind::Lstm => {
+                    let mut c = values(&s[1])?;
+                    for r in 0..rows {
+                        let at = r * 4 * n;
+                        let gate = |g: usize, j: usize| gi[at + g * n + j] + gh[at + g * n + j];
+                        for j in 0..n {
+                            let (i, f) = (sigmoid(gate(0, j)), sigmoid(gate(1, j)));
+                            let (g, o) = (gate(2, j).tanh(), sigmoid(gate(3, j)));
+                            let cell = &mut c[r * n + j];
+                            *cell = f * *cell + i * g;
+                            h[r * n + j] = o * cell.tanh();
+                        }
+                    }
+                    below = h.clone();
+                    next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
+                    next.push(Tensor::from_vec(c, (rows, n), &Device::Cpu)?);
+                }
+                CellKind::Gru => {
+                    for r in 0..rows {
+                        let at = r * 3 * n;
+                        for j in 0..n {
+                            let z_r = sigmoid(gi[at + j] + gh[at + j]);
+                            let z = sigmoid(gi[at + n + j] + gh[at + n + j]);
+                            let candidate = (gi[at + 2 * n + j] + z_r * gh[at + 2 * n + j]).tanh();
+                            let old = h[r * n + j];
+                            h[r * n + j] = candidate + z * (old - candidate);
+                        }
+                    }
+                    below = h.clone();
+                    next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
+                }
+            }
+        }
+        Ok((next[next.len() - per].clone(), next))
+    }
+
+    /// [`RecurrentCore::step_projected`] as candle tensor ops: large
+    /// batches, training, and the reference the rows path is tested
+    /// against.
+    pub fn step_projected_tensors(
         &self,
         projected: &Tensor,
         state: &[Tensor],

@@ -6,10 +6,11 @@
 //! [`Policy`] trait, so that other families (slippi-ai's, a test's slow
 //! stand-in) can sit beside fourstock's own [`RecurrentPolicy`].
 //!
-//! Files: [`action`] (the controller action space), [`config`] (a model's config.json), [`featurizer`] (game state to
-//! features), [`core`] (the LSTM/GRU stack), [`head`] (logits to a
-//! controller), [`checkpoint`] (safetensors in and out), [`recurrent`]
-//! (the three put together).
+//! Files: [`action`] (the controller action space), [`config`] (a model's
+//! config.json), [`featurizer`] (game state to features), [`core`] (the
+//! LSTM/GRU stack), [`head`] (logits to a controller), [`kernel`] (the
+//! hand-written small-batch `x W + b`), [`checkpoint`] (safetensors in and
+//! out), [`recurrent`] (the three put together).
 
 pub mod action;
 pub mod checkpoint;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod core;
 pub mod featurizer;
 pub mod head;
+pub mod kernel;
 pub mod recurrent;
 
 use candle_core::Tensor;
