@@ -12,6 +12,7 @@
 //! State: `2 * num_layers` tensors of shape `(batch, H)`, `c0, h0, c1, h1, ...`.
 
 use candle_core::{DType, Device, Tensor, D};
+use fourstock_policy::kernel::{self, PackedWeights};
 
 use crate::config::CoreConfig;
 use crate::layers::{ActivationFn, LayerNorm, Linear, ResBlock};
@@ -27,6 +28,10 @@ pub struct LstmCell {
     hidden_kernel: Tensor,
     /// `[4H]`: the hidden side's biases.
     bias: Tensor,
+    /// The same three, for [`LstmCell::step_rows`].
+    input_packed: PackedWeights,
+    hidden_packed: PackedWeights,
+    bias_values: Vec<f32>,
 }
 
 impl LstmCell {
@@ -41,11 +46,17 @@ impl LstmCell {
             biases.push(w.take(&format!("{prefix}/{hidden_gate}/bias"))?);
         }
         let hidden = hiddens[0].dims()[0];
+        let input_kernel = Tensor::cat(&inputs, 1)?.contiguous()?;
+        let hidden_kernel = Tensor::cat(&hiddens, 1)?.contiguous()?;
+        let bias = Tensor::cat(&biases, 0)?;
         Ok(LstmCell {
             hidden,
-            input_kernel: Tensor::cat(&inputs, 1)?.contiguous()?,
-            hidden_kernel: Tensor::cat(&hiddens, 1)?.contiguous()?,
-            bias: Tensor::cat(&biases, 0)?,
+            input_packed: PackedWeights::from_tensor(&input_kernel)?,
+            hidden_packed: PackedWeights::from_tensor(&hidden_kernel)?,
+            bias_values: bias.to_vec1()?,
+            input_kernel,
+            hidden_kernel,
+            bias,
         })
     }
 
@@ -68,6 +79,33 @@ impl LstmCell {
         let c = f.mul(c)?.add(&i.mul(&g)?)?;
         let h = o.mul(&c.tanh()?)?;
         Ok((c, h))
+    }
+
+    /// [`LstmCell::step`] on `rows` rows end to end: `c` and `h` are
+    /// updated in place.
+    pub fn step_rows(
+        &self,
+        x: &[f32],
+        c: &mut [f32],
+        h: &mut [f32],
+        rows: usize,
+    ) {
+        let n = self.hidden;
+        let from_x = self.input_packed.affine(x, rows, None);
+        let from_h = self.hidden_packed.affine(h, rows, Some(&self.bias_values));
+        let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
+        for r in 0..rows {
+            let gx = &from_x[r * 4 * n..(r + 1) * 4 * n];
+            let gh = &from_h[r * 4 * n..(r + 1) * 4 * n];
+            let gate = |k: usize, j: usize| gx[k * n + j] + gh[k * n + j];
+            for j in 0..n {
+                let (i, f) = (sigmoid(gate(0, j)), sigmoid(gate(1, j)));
+                let (g, o) = (gate(2, j).tanh(), sigmoid(gate(3, j)));
+                let cell = &mut c[r * n + j];
+                *cell = f * *cell + i * g;
+                h[r * n + j] = o * cell.tanh();
+            }
+        }
     }
 }
 
@@ -109,7 +147,7 @@ impl TxLikeCore {
                     config.layer_norm,
                     w.take(&format!("{ffw}/layernorm/scale"))?,
                     w.take(&format!("{ffw}/layernorm/bias"))?,
-                ),
+                )?,
                 linear1: Linear::new(
                     w.take(&format!("{ffw}/linear1/kernel"))?,
                     Some(w.take(&format!("{ffw}/linear1/bias"))?),
@@ -151,8 +189,17 @@ impl TxLikeCore {
 
     /// One step: `x` is the embedded input `(batch, input)`, `state` as
     /// [`TxLikeCore::zero_state`]. Returns the output `(batch, H)` and the
-    /// new state.
+    /// new state. Batches of up to [`kernel::SMALL_BATCH`] rows take
+    /// [`TxLikeCore::step_rows`], larger ones [`TxLikeCore::step_tensors`].
     pub fn step(&self, x: &Tensor, state: &[Tensor]) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+        if x.dim(0)? <= kernel::SMALL_BATCH && x.device().is_cpu() {
+            self.step_rows(x, state)
+        } else {
+            self.step_tensors(x, state)
+        }
+    }
+
+    fn check_state(&self, state: &[Tensor]) -> candle_core::Result<()> {
         if state.len() != self.state_len() {
             return Err(candle_core::Error::Msg(format!(
                 "the tx_like core carries {} state tensors, got {}",
@@ -160,6 +207,46 @@ impl TxLikeCore {
                 state.len()
             )));
         }
+        Ok(())
+    }
+
+    /// The step as plain loops over rows and the hand-written kernel: what
+    /// a live session's batch of one takes, where candle's per-op cost is
+    /// a fifth of the step.
+    pub fn step_rows(
+        &self,
+        x: &Tensor,
+        state: &[Tensor],
+    ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+        self.check_state(state)?;
+        let rows = x.dim(0)?;
+        let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let mut x = self.encoder.forward_rows(&values(x)?, rows);
+        let mut next = Vec::with_capacity(state.len());
+        for (layer, carry) in self.layers.iter().zip(state.chunks(2)) {
+            let (mut c, mut h) = (values(&carry[0])?, values(&carry[1])?);
+            layer.lstm.step_rows(&x, &mut c, &mut h, rows);
+            for (v, d) in x.iter_mut().zip(&h) {
+                *v += d;
+            }
+            layer.ffw.forward_rows(&mut x, rows);
+            next.push(Tensor::from_vec(c, (rows, self.hidden), &Device::Cpu)?);
+            next.push(Tensor::from_vec(h, (rows, self.hidden), &Device::Cpu)?);
+        }
+        Ok((
+            Tensor::from_vec(x, (rows, self.hidden), &Device::Cpu)?,
+            next,
+        ))
+    }
+
+    /// The step as candle tensor ops: large batches, and the reference
+    /// [`TxLikeCore::step_rows`] is tested against.
+    pub fn step_tensors(
+        &self,
+        x: &Tensor,
+        state: &[Tensor],
+    ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+        self.check_state(state)?;
         let mut x = self.encoder.forward(x)?;
         let mut next = Vec::with_capacity(state.len());
         for (layer, carry) in self.layers.iter().zip(state.chunks(2)) {

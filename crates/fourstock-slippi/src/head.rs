@@ -19,6 +19,7 @@ use crate::controller::{ControllerClasses, ControllerSpace, COMPONENTS};
 use crate::layers::Linear;
 use crate::weights::{names, WeightMap};
 use crate::SlippiError;
+use fourstock_policy::kernel;
 
 #[derive(Clone, Debug)]
 struct ComponentBlock {
@@ -106,8 +107,85 @@ impl AutoregressiveHead {
     /// Runs the 13 components for a batch. `core_out` is `(batch, H)`;
     /// `prev` holds each row's previous controller. `choose(row, component,
     /// logits)` picks each row's class for each component. With
-    /// `keep_logits`, every component's logits are returned too.
+    /// `keep_logits`, every component's logits are returned too. Batches of
+    /// up to [`kernel::SMALL_BATCH`] rows take [`AutoregressiveHead::run_rows`],
+    /// larger ones [`AutoregressiveHead::run_tensors`].
     pub fn run(
+        &self,
+        core_out: &Tensor,
+        prev: &[ControllerClasses],
+        keep_logits: bool,
+        choose: impl FnMut(usize, usize, &[f32]) -> u8,
+    ) -> candle_core::Result<HeadOutput> {
+        if prev.len() <= kernel::SMALL_BATCH && core_out.device().is_cpu() {
+            self.run_rows(core_out, prev, keep_logits, choose)
+        } else {
+            self.run_tensors(core_out, prev, keep_logits, choose)
+        }
+    }
+
+    /// [`AutoregressiveHead::run`] as plain loops over rows and the
+    /// hand-written kernel: a live session's batch of one, where the head
+    /// is some eighty small tensor ops.
+    pub fn run_rows(
+        &self,
+        core_out: &Tensor,
+        prev: &[ControllerClasses],
+        keep_logits: bool,
+        mut choose: impl FnMut(usize, usize, &[f32]) -> u8,
+    ) -> candle_core::Result<HeadOutput> {
+        let batch = prev.len();
+        let width = self.to_residual.out_features();
+        let core_values = core_out.flatten_all()?.to_vec1::<f32>()?;
+        let mut residual = self.to_residual.forward_rows(&core_values, batch);
+        let mut out = HeadOutput {
+            controllers: vec![ControllerClasses::default(); batch],
+            logits: if keep_logits {
+                vec![Vec::with_capacity(COMPONENTS); batch]
+            } else {
+                Vec::new()
+            },
+        };
+        for (k, block) in self.blocks.iter().enumerate() {
+            let e = self.space.width(k);
+            // concat[residual, embed(prev_k)] per row
+            let mut x = Vec::with_capacity(batch * (width + e));
+            for (row, p) in prev.iter().enumerate() {
+                x.extend_from_slice(&residual[row * width..(row + 1) * width]);
+                let at = x.len();
+                x.resize(at + e, 0.0);
+                self.space.embed(k, p.0[k], &mut x[at..]);
+            }
+            let last = block.encoder.len() - 1;
+            for (j, layer) in block.encoder.iter().enumerate() {
+                x = layer.forward_rows(&x, batch);
+                if j < last {
+                    for v in x.iter_mut() {
+                        *v = v.max(0.0);
+                    }
+                }
+            }
+            let mut chosen = vec![0.0; batch * e];
+            for (row, logits) in x.chunks_exact(e).enumerate() {
+                let class = choose(row, k, logits);
+                out.controllers[row].0[k] = class;
+                if keep_logits {
+                    out.logits[row].push(logits.to_vec());
+                }
+                self.space
+                    .embed(k, class, &mut chosen[row * e..(row + 1) * e]);
+            }
+            let decoded = block.decoder.forward_rows(&chosen, batch);
+            for (r, d) in residual.iter_mut().zip(&decoded) {
+                *r += d;
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`AutoregressiveHead::run`] as candle tensor ops: large batches, and
+    /// the reference [`AutoregressiveHead::run_rows`] is tested against.
+    pub fn run_tensors(
         &self,
         core_out: &Tensor,
         prev: &[ControllerClasses],

@@ -1,8 +1,16 @@
 //! The feed-forward building blocks of slippi-ai's JAX networks, on candle:
 //! flax's `Linear` (kernel stored `[in, out]`, `y = x @ kernel + bias`),
 //! the two LayerNorms, the activations and the residual feed-forward block.
+//!
+//! Each block has two forms: `forward` on candle tensors, and
+//! `forward_rows` on plain rows of f32 laid end to end, which the small
+//! batches of live sessions take: the products go through fourstock's
+//! hand-written packed `x W + b` kernel ([`fourstock_policy::kernel`]) and the
+//! rest is a loop, with none of a tensor op's allocation and dispatch. The
+//! two forms compute the same formulas; `core.rs` tests them equal.
 
 use candle_core::{Tensor, D};
+use fourstock_policy::kernel::PackedWeights;
 
 use crate::config::{Activation, LayerNormKind};
 
@@ -16,11 +24,16 @@ pub struct Linear {
     kernel: Tensor,
     /// `[out]`
     bias: Option<Tensor>,
+    /// The kernel packed for [`Linear::forward_rows`].
+    packed: PackedWeights,
+    bias_values: Option<Vec<f32>>,
 }
 
 impl Linear {
     pub fn new(kernel: Tensor, bias: Option<Tensor>) -> candle_core::Result<Linear> {
         Ok(Linear {
+            packed: PackedWeights::from_tensor(&kernel)?,
+            bias_values: bias.as_ref().map(Tensor::to_vec1::<f32>).transpose()?,
             kernel: kernel.contiguous()?,
             bias,
         })
@@ -50,6 +63,11 @@ impl Linear {
             None => Ok(y),
         }
     }
+
+    /// `rows` rows of `x`, end to end; returns `rows` rows of output.
+    pub fn forward_rows(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.packed.affine(x, rows, self.bias_values.as_deref())
+    }
 }
 
 /// A LayerNorm over the last axis.
@@ -58,11 +76,20 @@ pub struct LayerNorm {
     kind: LayerNormKind,
     scale: Tensor,
     bias: Tensor,
+    /// The same, for [`LayerNorm::forward_rows`].
+    scale_values: Vec<f32>,
+    bias_values: Vec<f32>,
 }
 
 impl LayerNorm {
-    pub fn new(kind: LayerNormKind, scale: Tensor, bias: Tensor) -> LayerNorm {
-        LayerNorm { kind, scale, bias }
+    pub fn new(kind: LayerNormKind, scale: Tensor, bias: Tensor) -> candle_core::Result<LayerNorm> {
+        Ok(LayerNorm {
+            kind,
+            scale_values: scale.to_vec1()?,
+            bias_values: bias.to_vec1()?,
+            scale,
+            bias,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -85,6 +112,33 @@ impl LayerNorm {
             .broadcast_mul(&self.scale)?
             .broadcast_add(&self.bias)
     }
+
+    /// Normalises each row of `x` (rows end to end) in place.
+    pub fn forward_rows(&self, x: &mut [f32]) {
+        let width = self.scale_values.len();
+        let n = width as f32;
+        for row in x.chunks_exact_mut(width) {
+            let mean = row.iter().sum::<f32>() / n;
+            let inv = match self.kind {
+                LayerNormKind::Nnx => {
+                    let mean2 = row.iter().map(|v| v * v).sum::<f32>() / n;
+                    let var = (mean2 - mean * mean).max(0.0);
+                    1.0 / (var + FLAX_LAYER_NORM_EPS as f32).sqrt()
+                }
+                LayerNormKind::Tensorflow => {
+                    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+                    1.0 / var.sqrt()
+                }
+            };
+            for ((v, s), b) in row
+                .iter_mut()
+                .zip(&self.scale_values)
+                .zip(&self.bias_values)
+            {
+                *v = (*v - mean) * inv * s + b;
+            }
+        }
+    }
 }
 
 /// An activation, with GELU in its tanh or exact form.
@@ -103,6 +157,24 @@ impl ActivationFn {
             // 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))).
             Activation::Gelu if self.gelu_approximate => x.gelu(),
             Activation::Gelu => x.gelu_erf(),
+        }
+    }
+
+    /// The same function on one value.
+    pub fn apply(&self, x: f32) -> f32 {
+        match self.kind {
+            Activation::Relu => x.max(0.0),
+            Activation::Tanh => x.tanh(),
+            Activation::Gelu if self.gelu_approximate => {
+                #[allow(clippy::excessive_precision)]
+                const SQRT_2_OVER_PI: f32 = 0.797_884_560_802_865_4; // candle's
+                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+            }
+            Activation::Gelu => {
+                (candle_core::cpu::erf::erf_f32(x * std::f32::consts::FRAC_1_SQRT_2) + 1.0)
+                    * 0.5
+                    * x
+            }
         }
     }
 }
@@ -124,6 +196,20 @@ impl ResBlock {
         let y = self.activation.forward(&y)?;
         let y = self.linear2.forward(&y)?;
         x.add(&y)
+    }
+
+    /// `x` holds `rows` rows end to end; the block's output replaces it.
+    pub fn forward_rows(&self, x: &mut [f32], rows: usize) {
+        let mut y = x.to_vec();
+        self.layer_norm.forward_rows(&mut y);
+        let mut y = self.linear1.forward_rows(&y, rows);
+        for v in y.iter_mut() {
+            *v = self.activation.apply(*v);
+        }
+        let y = self.linear2.forward_rows(&y, rows);
+        for (v, d) in x.iter_mut().zip(&y) {
+            *v += d;
+        }
     }
 }
 
@@ -156,8 +242,8 @@ mod tests {
         let ones = t(&[1.0; 4]);
         let zeros = t(&[0.0; 4]);
         let x = t(&[1.0, 2.0, 3.0, 6.0]);
-        let flax = LayerNorm::new(LayerNormKind::Nnx, ones.clone(), zeros.clone());
-        let tf = LayerNorm::new(LayerNormKind::Tensorflow, ones, zeros);
+        let flax = LayerNorm::new(LayerNormKind::Nnx, ones.clone(), zeros.clone()).unwrap();
+        let tf = LayerNorm::new(LayerNormKind::Tensorflow, ones, zeros).unwrap();
         let a = row(&flax.forward(&x).unwrap());
         let b = row(&tf.forward(&x).unwrap());
         // mean 3, variance 3.5
@@ -171,7 +257,7 @@ mod tests {
         }
         // A constant row under flax is exactly the bias (the demo's H = 1 case).
         let bias = t(&[0.25]);
-        let one = LayerNorm::new(LayerNormKind::Nnx, t(&[3.0]), bias);
+        let one = LayerNorm::new(LayerNormKind::Nnx, t(&[3.0]), bias).unwrap();
         assert_eq!(row(&one.forward(&t(&[7.5])).unwrap()), [0.25]);
     }
 
