@@ -13,19 +13,25 @@ use rand::Rng;
 
 use crate::action;
 use crate::config::Decoding;
+use crate::kernel::{self, PackedWeights};
 
 pub struct ControllerHead {
     /// (hidden, 81)
     w_t: Tensor,
     /// (81)
     bias: Tensor,
+    /// A serving head's weight and bias for small batches; `None` in a
+    /// training head, whose weights change under it.
+    packed: Option<(PackedWeights, Vec<f32>)>,
 }
 
 impl ControllerHead {
     /// From PyTorch `nn.Linear` weights: `weight` (81, hidden), `bias` (81).
     pub fn new(weight: &Tensor, bias: &Tensor) -> candle_core::Result<ControllerHead> {
+        let w_t = weight.t()?.contiguous()?;
         Ok(ControllerHead {
-            w_t: weight.t()?.contiguous()?,
+            packed: Some((PackedWeights::from_tensor(&w_t)?, bias.to_vec1()?)),
+            w_t,
             bias: bias.clone(),
         })
     }
@@ -45,12 +51,20 @@ impl ControllerHead {
                 .get_with_hints((action::SIZE, hidden), "weight", init)?
                 .t()?,
             bias: vb.get_with_hints(action::SIZE, "bias", init)?,
+            packed: None,
         })
     }
 
-    /// Logits (batch, 81) from the core's output (batch, hidden).
+    /// Logits (batch, 81) from the core's output (batch, hidden). A serving
+    /// head takes batches of up to [`kernel::SMALL_BATCH`] rows through the
+    /// packed kernel.
     pub fn logits(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        h.matmul(&self.w_t)?.broadcast_add(&self.bias)
+        match &self.packed {
+            Some((w, b)) if h.dim(0)? <= kernel::SMALL_BATCH && h.device().is_cpu() => {
+                w.affine_tensor(h, Some(b))
+            }
+            _ => h.matmul(&self.w_t)?.broadcast_add(&self.bias),
+        }
     }
 }
 
