@@ -121,6 +121,20 @@ async fn handshake_mistakes_are_refused() {
             e.message
         );
 
+        // A version 1 client's Hello, as it put it on the wire (one port,
+        // no model, no budget): its ports lack the player name, yet it is
+        // told its version is unsupported, not that its bytes are malformed.
+        let mut c = h.connect().await;
+        let mut v1 = vec![0u8; 4];
+        v1.extend(b"4STK");
+        v1.extend(1u16.to_le_bytes());
+        v1.extend(1u64.to_le_bytes());
+        v1.extend([1, FOX, 0, 0]);
+        c.send_raw(&[&(v1.len() as u32).to_le_bytes()[..], &v1].concat())
+            .await;
+        let e = c.expect_error(ErrorCode::UnsupportedVersion).await;
+        assert!(e.message.contains("version 1"), "{}", e.message);
+
         let wrong_magic = Hello {
             magic: *b"SLP!",
             ..hello(&[(1, FOX)])

@@ -1,6 +1,6 @@
 """The fourstock wire protocol in plain Python: ``struct`` and ``socket`` only.
 
-This module speaks protocol version 1 as described, byte by byte, in
+This module speaks protocol version 2 as described, byte by byte, in
 ``proto/PROTOCOL.md``. It has no dependencies beyond the standard library, so
 an emulator-side bridge (for example one driving Slippi Dolphin through
 libmelee) can copy it as is.
@@ -57,7 +57,7 @@ __all__ = [
     "Buttons", "ErrorCode",
     "EXTERNAL_CHARACTER_BY_INTERNAL", "SLIPPI_STAGE_BY_LIBMELEE", "external_character",
     "ControllerState", "neutral", "PortRequest", "Hello", "PlayerInfo", "MatchStart",
-    "PlayerFrame", "Frame", "MatchEnd",
+    "StageState", "PlayerFrame", "Frame", "MatchEnd",
     "PortAssignment", "Welcome", "PortOutput", "FrameReply", "ErrorMessage",
     "encode_client", "encode_server", "decode_client", "decode_server",
     "encode_payload_client", "encode_payload_server",
@@ -69,7 +69,7 @@ __all__ = [
 # --------------------------------------------------------------- constants
 
 #: The protocol version this module speaks; ``Hello.version`` must carry it.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: The four bytes every Hello starts with.
 MAGIC = b"4STK"
 #: The largest payload either side accepts (the length prefix excluded).
@@ -91,6 +91,7 @@ _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
 _CONTROLLER = struct.Struct("<Hffffff")              # 26 bytes
+_STAGE_STATE = struct.Struct("<ffff")                # 16 bytes: randall x, y; fod left, right
 _PLAYER_FRAME = struct.Struct("<BBBHfffBfBfBBBfffffff")  # 58 bytes, then a controller
 _PORT_OUTPUT_TAIL = struct.Struct("<BBI")            # fallback, reset, server_us
 
@@ -148,7 +149,8 @@ class ErrorCode(enum.IntEnum):
     BUSY = 10                # the daemon is at its connection limit
     SHUTTING_DOWN = 11       # the daemon is shutting down
     INTERNAL = 12            # a bug or resource failure inside the daemon
-    BAD_HANDSHAKE = 13       # the Hello asks for something impossible (budget_us = 0)
+    BAD_HANDSHAKE = 13       # the Hello asks for something impossible (budget_us = 0,
+                             # a player name the model does not offer)
 
 
 # ----------------------------------------------------------- id helpers
@@ -221,9 +223,10 @@ def neutral() -> ControllerState:
 class PortRequest:
     """A port the client wants the daemon to play."""
 
-    port: int                     # u8, 1..=4
-    character: int                # u8, Melee external character id 0..=32
-    model: Optional[str] = None   # a model by name; None lets the server choose
+    port: int                          # u8, 1..=4
+    character: int                     # u8, Melee external character id 0..=32
+    model: Optional[str] = None        # a model by name; None lets the server choose
+    player_name: Optional[str] = None  # a slippi-ai player to imitate; None: the model's default
 
 
 @dataclass
@@ -254,6 +257,14 @@ class MatchStart:
 
     stage: int
     players: List[PlayerInfo]
+
+
+@dataclass
+class StageState:
+    """What moves on the stage. 16 bytes: ``<ffff``. Zeros on other stages."""
+
+    randall: Tuple[float, float] = (0.0, 0.0)        # Randall's midpoint (x, y), Yoshi's Story
+    fod_platforms: Tuple[float, float] = (0.0, 0.0)  # Fountain of Dreams' (left, right) heights
 
 
 @dataclass
@@ -291,6 +302,7 @@ class Frame:
 
     frame: int  # i32; a match's first frame is -123
     stage: int  # u16
+    stage_state: StageState
     players: List[PlayerFrame]
 
     def player(self, port: int) -> Optional[PlayerFrame]:
@@ -320,6 +332,9 @@ class PortAssignment:
     hidden_sizes: List[int]
     delay: int              # reply to frame t carries the action computed at t - delay
     reason: str
+    reset_on_stock_loss: bool = True   # the port's state resets when its leader loses a stock
+    reset_on_new_match: bool = True    # ... and when a new match begins
+    player_name: Optional[str] = None  # the player imitated; None for models without names
 
 
 @dataclass
@@ -448,6 +463,13 @@ class _Writer:
         self.length(len(data))
         self.parts.append(data)
 
+    def optional_string(self, s: Optional[str]) -> None:
+        if s is None:
+            self.u8(0)
+        else:
+            self.u8(1)
+            self.string(s)
+
     def controller(self, c: ControllerState) -> None:
         self.pack(_CONTROLLER, c.buttons, *c.analog())
 
@@ -472,11 +494,8 @@ def encode_payload_client(message: ClientMessage) -> bytes:
         for r in message.ports:
             w.u8(r.port)
             w.u8(r.character)
-            if r.model is None:
-                w.u8(0)
-            else:
-                w.u8(1)
-                w.string(r.model)
+            w.optional_string(r.model)
+            w.optional_string(r.player_name)
         if message.budget_us is None:
             w.u8(0)
         else:
@@ -493,6 +512,7 @@ def encode_payload_client(message: ClientMessage) -> bytes:
         w.u32(_FRAME)
         w.i32(message.frame)
         w.u16(message.stage)
+        w.pack(_STAGE_STATE, *message.stage_state.randall, *message.stage_state.fod_platforms)
         w.length(len(message.players))
         for p in message.players:
             w.pack(
@@ -532,6 +552,9 @@ def encode_payload_server(message: ServerMessage) -> bytes:
                 w.u32(h)
             w.u32(a.delay)
             w.string(a.reason)
+            w.u8(int(bool(a.reset_on_stock_loss)))
+            w.u8(int(bool(a.reset_on_new_match)))
+            w.optional_string(a.player_name)
     elif isinstance(message, FrameReply):
         w.u32(_REPLY)
         w.i32(message.frame)
@@ -626,6 +649,9 @@ class _Reader:
         except UnicodeDecodeError as e:
             raise MalformedMessage(f"string is not UTF-8: {e}") from None
 
+    def optional_string(self) -> Optional[str]:
+        return self.string() if self.option() else None
+
     def controller(self) -> ControllerState:
         return ControllerState(*self.unpack(_CONTROLLER))
 
@@ -644,10 +670,11 @@ def decode_client(payload: bytes) -> ClientMessage:
         magic = r.take(4)
         version = r.u16()
         ports = []
-        for _ in range(r.length(3)):
+        for _ in range(r.length(4)):
             port, character = r.u8(), r.u8()
-            model = r.string() if r.option() else None
-            ports.append(PortRequest(port, character, model))
+            model = r.optional_string()
+            player_name = r.optional_string()
+            ports.append(PortRequest(port, character, model, player_name))
         budget = r.u32() if r.option() else None
         message: ClientMessage = Hello(magic, version, ports, budget)
     elif tag == _MATCH_START:
@@ -657,13 +684,15 @@ def decode_client(payload: bytes) -> ClientMessage:
     elif tag == _FRAME:
         frame = r.i32()
         stage = r.u16()
+        x, y, left, right = r.unpack(_STAGE_STATE)
+        stage_state = StageState(randall=(x, y), fod_platforms=(left, right))
         players = []
         for _ in range(r.length(_PLAYER_FRAME.size + _CONTROLLER.size)):
             v = list(r.unpack(_PLAYER_FRAME))
             for i in (1, 7, 12, 13):  # follower, facing_right, on_ground, invulnerable
                 v[i] = r.boolean(v[i])
             players.append(PlayerFrame(*v, controller=r.controller()))
-        message = Frame(frame, stage, players)
+        message = Frame(frame, stage, stage_state, players)
     elif tag == _MATCH_END:
         message = MatchEnd(r.i32(), r.u8())
     else:
@@ -683,7 +712,7 @@ def decode_server(payload: bytes) -> ServerMessage:
         version = r.u16()
         budget = r.u32()
         ports = []
-        for _ in range(r.length(1 + 8 + 8 + 4 + 8 + 4 + 8)):
+        for _ in range(r.length(1 + 8 + 8 + 4 + 8 + 4 + 8 + 1 + 1 + 1)):
             port = r.u8()
             model = r.string()
             cell = r.string()
@@ -691,7 +720,11 @@ def decode_server(payload: bytes) -> ServerMessage:
             hidden = [r.u32() for _ in range(r.length(4))]
             delay = r.u32()
             reason = r.string()
-            ports.append(PortAssignment(port, model, cell, input_size, hidden, delay, reason))
+            on_stock_loss = r.boolean()
+            on_new_match = r.boolean()
+            player_name = r.optional_string()
+            ports.append(PortAssignment(port, model, cell, input_size, hidden, delay, reason,
+                                        on_stock_loss, on_new_match, player_name))
         message: ServerMessage = Welcome(version, budget, ports)
     elif tag == _REPLY:
         frame = r.i32()
@@ -767,7 +800,8 @@ def validate_client(message: ClientMessage) -> None:
             raise InvalidMessage(ErrorCode.UNSUPPORTED_VERSION, f"bad magic {message.magic!r}")
         if message.version != PROTOCOL_VERSION:
             raise InvalidMessage(
-                ErrorCode.UNSUPPORTED_VERSION, f"protocol version {message.version} is not 1"
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"protocol version {message.version} is not {PROTOCOL_VERSION}"
             )
         if not message.ports:
             raise InvalidMessage(ErrorCode.UNKNOWN_PORT, "the handshake names no port")
@@ -790,6 +824,13 @@ def validate_client(message: ClientMessage) -> None:
             seen.add(p.port)
     elif isinstance(message, Frame):
         _check_stage(message.stage)
+        s = message.stage_state
+        names = ("randall x", "randall y", "fod_platforms left", "fod_platforms right")
+        for name, value in zip(names, (*s.randall, *s.fod_platforms)):
+            if not math.isfinite(value):
+                raise InvalidMessage(
+                    ErrorCode.INVALID_VALUE, f"frame {message.frame} stage_state {name} is {value}"
+                )
         _check_count(len(message.players))
         seen = set()
         for p in message.players:

@@ -19,7 +19,7 @@ import fourstock_wire as w
 from fourstock_wire import (
     Buttons, ControllerState, ErrorCode, ErrorMessage, Frame, FrameReply, Hello,
     MatchEnd, MatchStart, PlayerFrame, PlayerInfo, PortAssignment, PortOutput,
-    PortRequest, Welcome,
+    PortRequest, StageState, Welcome,
 )
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
@@ -27,12 +27,14 @@ GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"
 FOX = 2
 ICE_CLIMBERS = 14
 BATTLEFIELD = 31
+YOSHIS_STORY = 8
+PLAYER_NAME = "Diamond Player"
 
 
 def hello():
     return Hello(
         ports=[
-            PortRequest(port=1, character=FOX, model="untrained-lstm"),
+            PortRequest(port=1, character=FOX, model="phillip", player_name=PLAYER_NAME),
             PortRequest(port=2, character=ICE_CLIMBERS, model=None),
         ],
         budget_us=3500,
@@ -41,13 +43,15 @@ def hello():
 
 def welcome():
     return Welcome(
-        version=1,
+        version=2,
         budget_us=3500,
         ports=[
-            PortAssignment(1, "untrained-lstm", "lstm", 1049, [128, 128], 0,
-                           "requested by the client"),
+            PortAssignment(1, "phillip", "tx_like", 1009, [512, 512], 18,
+                           "requested by the client", reset_on_stock_loss=False,
+                           reset_on_new_match=True, player_name=PLAYER_NAME),
             PortAssignment(2, "ics-gru", "gru", 1049, [256], 2,
-                           "ics-gru is made for character 14"),
+                           "ics-gru is made for character 14", reset_on_stock_loss=True,
+                           reset_on_new_match=True, player_name=None),
         ],
     )
 
@@ -59,7 +63,8 @@ def match_start():
 def frame():
     return Frame(
         frame=1234,
-        stage=BATTLEFIELD,
+        stage=YOSHIS_STORY,
+        stage_state=StageState(randall=(-39.5, -33.25), fod_platforms=(0.0, 0.0)),
         players=[
             PlayerFrame(
                 port=1, follower=False, character=FOX, action_state=20, action_frame=3.0,
@@ -159,26 +164,30 @@ class GoldenVectors(unittest.TestCase):
                 payload = self.check_prefix(wire)
                 self.assertEqual(w.decode_server(payload), sample())
 
-    def test_the_hello_and_reply_examples_in_protocol_md(self):
+    def test_the_worked_examples_in_protocol_md(self):
         # The hex dumps in PROTOCOL.md, pasted here: the spec's worked
         # examples must be the golden bytes.
         spec = read_spec()
-        for name in ("hello.bin", "reply.bin"):
+        for name, marker, size in (
+            ("hello.bin", "<!-- hex hello.bin -->", None),
+            ("reply.bin", "<!-- hex reply.bin -->", None),
+            ("frame.bin", "<!-- hex frame.bin, first 38 bytes -->", 38),
+        ):
             with self.subTest(name):
-                marker = f"<!-- hex {name} -->"
                 self.assertIn(marker, spec)
                 block = spec.split(marker, 1)[1].split("```", 2)[1]
                 data = bytes.fromhex(
                     " ".join(line.split("|")[0].split(":", 1)[1] for line in
                              block.strip().splitlines() if ":" in line)
                 )
-                self.assertEqual(data, golden(name))
+                self.assertEqual(data, golden(name)[:size])
 
     def test_struct_sizes(self):
         self.assertEqual(struct.calcsize("<Hffffff"), 26)
         self.assertEqual(struct.calcsize("<BBBHfffBfBfBBBfffffff"), 58)
         self.assertEqual(struct.calcsize("<BBBHfffBfBfBBBfffffffHffffff"), 84)
         self.assertEqual(struct.calcsize("<BHffffffBBI"), 33)
+        self.assertEqual(struct.calcsize("<IiHffffQ"), 34)  # a Frame's header
 
 
 class Decoding(unittest.TestCase):
@@ -220,6 +229,13 @@ class Decoding(unittest.TestCase):
         # tag 4, frame 4, len 8, port 1, controller 26: fallback at 43.
         self.assertEqual(p[43], 1)
         p[43] = 2
+        with self.assertRaises(w.MalformedMessage):
+            w.decode_server(bytes(p))
+        # The first PortAssignment's reset_on_new_match, after its reason.
+        p = self.payload("welcome.bin")
+        at = 18 + 1 + (8 + 7) * 2 + 4 + 8 + 8 + 4 + 8 + len("requested by the client")
+        self.assertEqual((p[at], p[at + 1], p[at + 2]), (0, 1, 1))
+        p[at + 1] = 2
         with self.assertRaises(w.MalformedMessage):
             w.decode_server(bytes(p))
 
@@ -264,9 +280,10 @@ class Validation(unittest.TestCase):
         h = hello()
         h.magic = b"4STL"
         self.assertEqual(self.code(h), ErrorCode.UNSUPPORTED_VERSION)
-        h = hello()
-        h.version = 2
-        self.assertEqual(self.code(h), ErrorCode.UNSUPPORTED_VERSION)
+        for version in (1, 3):
+            h = hello()
+            h.version = version
+            self.assertEqual(self.code(h), ErrorCode.UNSUPPORTED_VERSION)
         h = hello()
         h.ports[1].port = 1
         self.assertEqual(self.code(h), ErrorCode.UNKNOWN_PORT)
@@ -288,6 +305,12 @@ class Validation(unittest.TestCase):
             f = frame()
             f.players[1].x = bad
             self.assertEqual(self.code(f), ErrorCode.INVALID_VALUE)
+            for i in range(4):
+                f = frame()
+                values = [*f.stage_state.randall, *f.stage_state.fod_platforms]
+                values[i] = bad
+                f.stage_state = StageState(tuple(values[:2]), tuple(values[2:]))
+                self.assertEqual(self.code(f), ErrorCode.INVALID_VALUE)
         f = frame()
         f.players[0].controller.main_x = 1.01
         self.assertEqual(self.code(f), ErrorCode.INVALID_VALUE)

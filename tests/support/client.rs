@@ -113,6 +113,7 @@ pub fn hello(ports: &[(u8, u8)]) -> Hello {
                 port,
                 character,
                 model: None,
+                player_name: None,
             })
             .collect(),
         budget_us: None,

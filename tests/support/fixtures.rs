@@ -1,7 +1,7 @@
 //! Frames made up for tests: two players on Battlefield whose positions
 //! change from frame to frame, so a policy sees a moving game.
 
-use fourstock_proto::{Buttons, ControllerState, Frame, PlayerFrame};
+use fourstock_proto::{Buttons, ControllerState, Frame, PlayerFrame, StageState};
 
 pub const BATTLEFIELD: u16 = 31;
 pub const FOX: u8 = 2;
@@ -44,6 +44,7 @@ pub fn frame(n: i32, stocks: [u8; 2]) -> Frame {
     Frame {
         frame: n,
         stage: BATTLEFIELD,
+        stage_state: StageState::NONE,
         players: vec![player(1, FALCO, n, stocks[0]), player(2, FOX, n, stocks[1])],
     }
 }

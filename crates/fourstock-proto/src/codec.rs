@@ -55,10 +55,28 @@ pub fn encode_server(message: &ServerMessage) -> Vec<u8> {
 }
 
 /// Decodes and validates one client payload (without the length prefix).
+///
+/// A `Hello`'s magic and version are checked before the rest is decoded: a
+/// client of another protocol version lays the rest out differently, and
+/// must be told `UnsupportedVersion`, not `Malformed`.
 pub fn decode_client(payload: &[u8]) -> Result<ClientMessage, DecodeError> {
+    if let Some((magic, version)) = hello_header(payload) {
+        validate::magic_and_version(magic, version)?;
+    }
     let message = decode(payload)?;
     validate::client_message(&message)?;
     Ok(message)
+}
+
+/// The magic and version of a payload that starts like a `Hello` (variant
+/// tag 0, then 4 bytes of magic and a u16 version).
+fn hello_header(payload: &[u8]) -> Option<([u8; 4], u16)> {
+    let header = payload.get(..10)?;
+    if header[..4] != 0u32.to_le_bytes() {
+        return None;
+    }
+    let magic = [header[4], header[5], header[6], header[7]];
+    Some((magic, u16::from_le_bytes([header[8], header[9]])))
 }
 
 /// Decodes one server payload (without the length prefix).

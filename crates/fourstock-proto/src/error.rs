@@ -33,7 +33,8 @@ pub enum ErrorCode {
     ShuttingDown = 11,
     /// A bug or resource failure inside the daemon.
     Internal = 12,
-    /// The handshake asks for something the daemon cannot do.
+    /// The handshake asks for something the daemon cannot do: a budget of
+    /// 0, or a player name the model does not offer.
     BadHandshake = 13,
 }
 

@@ -23,7 +23,7 @@ pub use error::{DecodeError, ErrorCode};
 pub use message::*;
 
 /// The protocol version this build speaks. A client's `Hello` must carry it.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The four bytes every `Hello` starts with.
 pub const MAGIC: [u8; 4] = *b"4STK";

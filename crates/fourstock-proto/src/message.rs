@@ -52,6 +52,10 @@ pub struct PortRequest {
     pub character: u8,
     /// A model by name; `None` lets the server choose.
     pub model: Option<String>,
+    /// The player whose style the model imitates: a key of a slippi-ai
+    /// checkpoint's name map. `None` keeps the model's default. A model
+    /// without player names refuses any name.
+    pub player_name: Option<String>,
 }
 
 /// The server's answer to [`Hello`].
@@ -80,6 +84,13 @@ pub struct PortAssignment {
     pub delay: u32,
     /// Why this model was chosen, for people reading logs.
     pub reason: String,
+    /// The port's state is reset when its leader loses a stock.
+    pub reset_on_stock_loss: bool,
+    /// The port's state is reset when a new match begins.
+    pub reset_on_new_match: bool,
+    /// The player whose style the model imitates on this port; `None` for
+    /// models without player names.
+    pub player_name: Option<String>,
 }
 
 /// A new match begins.
@@ -114,6 +125,8 @@ pub struct Frame {
     pub frame: i32,
     /// Melee's stage id.
     pub stage: u16,
+    /// What moves on the stage itself.
+    pub stage_state: StageState,
     /// Every player in the game, Ice Climbers' Nana as a player of her own
     /// with `follower` set.
     pub players: Vec<PlayerFrame>,
@@ -124,6 +137,24 @@ impl Frame {
     pub fn player(&self, port: u8) -> Option<&PlayerFrame> {
         self.players.iter().find(|p| p.port == port && !p.follower)
     }
+}
+
+/// The moving parts of a stage on one frame, as slippi-ai's games record
+/// them. Zeros on every other stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageState {
+    /// Randall's midpoint (x, y) on Yoshi's Story.
+    pub randall: [f32; 2],
+    /// Fountain of Dreams' side platform heights (left, right).
+    pub fod_platforms: [f32; 2],
+}
+
+impl StageState {
+    /// A stage without moving parts: every value 0.
+    pub const NONE: StageState = StageState {
+        randall: [0.0; 2],
+        fod_platforms: [0.0; 2],
+    };
 }
 
 /// One player's state on one frame: what libmelee's PlayerState and the

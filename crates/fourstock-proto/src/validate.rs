@@ -1,10 +1,11 @@
 //! The checks every decoded client message passes before the daemon acts on
 //! it: known magic and version, ports 1 to 4, character and stage ids in
-//! range, finite floats, analog values in range, no duplicated players.
+//! range, finite floats (the stage's and the players'), analog values in
+//! range, no duplicated players.
 
 use crate::controller::{Buttons, ControllerState};
 use crate::error::DecodeError;
-use crate::message::{ClientMessage, Frame, Hello, MatchStart, PlayerFrame};
+use crate::message::{ClientMessage, Frame, Hello, MatchStart, PlayerFrame, StageState};
 use crate::{MAGIC, PROTOCOL_VERSION};
 
 /// Ports are numbered as on the console.
@@ -26,16 +27,22 @@ pub fn client_message(message: &ClientMessage) -> Result<(), DecodeError> {
     }
 }
 
-fn hello(hello: &Hello) -> Result<(), DecodeError> {
-    if hello.magic != MAGIC {
-        return Err(DecodeError::BadMagic(hello.magic));
+/// Checks a `Hello`'s magic, then its version.
+pub fn magic_and_version(magic: [u8; 4], version: u16) -> Result<(), DecodeError> {
+    if magic != MAGIC {
+        return Err(DecodeError::BadMagic(magic));
     }
-    if hello.version != PROTOCOL_VERSION {
+    if version != PROTOCOL_VERSION {
         return Err(DecodeError::UnsupportedVersion {
-            got: hello.version,
+            got: version,
             supported: PROTOCOL_VERSION,
         });
     }
+    Ok(())
+}
+
+fn hello(hello: &Hello) -> Result<(), DecodeError> {
+    magic_and_version(hello.magic, hello.version)?;
     if hello.ports.is_empty() {
         return Err(DecodeError::Port("the handshake names no port".into()));
     }
@@ -72,6 +79,7 @@ fn match_start(start: &MatchStart) -> Result<(), DecodeError> {
 
 fn frame(frame: &Frame) -> Result<(), DecodeError> {
     stage(frame.stage)?;
+    stage_state(frame.frame, &frame.stage_state)?;
     if frame.players.len() > MAX_PLAYERS {
         return Err(too_many_players(frame.players.len()));
     }
@@ -111,6 +119,24 @@ fn player(p: &PlayerFrame) -> Result<(), DecodeError> {
         finite(p.port, name, value)?;
     }
     controller(p.port, &p.controller)
+}
+
+fn stage_state(frame: i32, s: &StageState) -> Result<(), DecodeError> {
+    let floats = [
+        ("randall x", s.randall[0]),
+        ("randall y", s.randall[1]),
+        ("fod_platforms left", s.fod_platforms[0]),
+        ("fod_platforms right", s.fod_platforms[1]),
+    ];
+    for (name, value) in floats {
+        if !value.is_finite() {
+            return Err(DecodeError::InvalidValue {
+                what: format!("frame {frame} stage_state {name}"),
+                value,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks a controller: known buttons only, analog values finite and in 0..=1.

@@ -46,8 +46,9 @@ fn huge_length_claims_allocate_at_most_a_mebibyte() {
     let hostile = [
         claim(&hello, 10, 1 << 40),  // Hello.ports
         claim(&hello, 21, 1 << 40),  // a model name
-        claim(&frame, 10, 1 << 40),  // Frame.players
-        claim(&frame, 10, u64::MAX), // Frame.players
+        claim(&hello, 37, 1 << 40),  // a player name
+        claim(&frame, 26, 1 << 40),  // Frame.players
+        claim(&frame, 26, u64::MAX), // Frame.players
     ];
     let welcome = claim(&welcome, 10, 1 << 40);
     LARGEST.store(0, Ordering::Relaxed);

@@ -155,8 +155,9 @@ fn the_largest_allowed_prefix_waits_for_its_payload() {
     let payload = decoder.next_payload(&mut buf).unwrap().unwrap();
     assert_eq!(payload.len(), MAX_MESSAGE_BYTES as usize);
     assert!(buf.is_empty());
-    // 64 KiB of zeros is a Hello with a zero magic, not a panic.
-    assert_eq!(refusal(&payload), ErrorCode::Malformed);
+    // 64 KiB of zeros starts like a Hello with a zero magic: refused as
+    // another protocol, not a panic.
+    assert_eq!(refusal(&payload), ErrorCode::UnsupportedVersion);
 }
 
 #[test]
@@ -287,9 +288,9 @@ fn a_huge_length_claim_in_a_small_payload_is_malformed() {
             refusal(&claim(hello.clone(), 21, len)),
             ErrorCode::Malformed
         );
-        // Frame.players, after tag, frame and stage.
+        // Frame.players, after tag, frame, stage and stage state.
         assert_eq!(
-            refusal(&claim(frame.clone(), 10, len)),
+            refusal(&claim(frame.clone(), 26, len)),
             ErrorCode::Malformed
         );
         // MatchStart.players, after tag and stage.
@@ -320,16 +321,21 @@ fn unknown_variant_tags_are_malformed() {
 
 #[test]
 fn bools_and_option_tags_must_be_zero_or_one() {
-    // Frame: tag 4, frame 4, stage 2, len 8, then the first player:
-    // port at 18, follower at 19.
+    // Frame: tag 4, frame 4, stage 2, stage state 16, len 8, then the
+    // first player: port at 34, follower at 35.
     let mut frame = payload_of(&ClientMessage::Frame(common::frame()));
-    assert_eq!(frame[19], 0);
-    frame[19] = 2;
+    assert_eq!(frame[35], 0);
+    frame[35] = 2;
     assert_eq!(refusal(&frame), ErrorCode::Malformed);
     // Hello: the first port's Option tag is at 20.
     let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
     assert_eq!(hello[20], 1);
     hello[20] = 2;
+    assert_eq!(refusal(&hello), ErrorCode::Malformed);
+    // Its player name's Option tag follows the 7-byte model name.
+    let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
+    assert_eq!(hello[36], 1);
+    hello[36] = 2;
     assert_eq!(refusal(&hello), ErrorCode::Malformed);
 }
 
@@ -337,8 +343,13 @@ fn bools_and_option_tags_must_be_zero_or_one() {
 fn strings_must_be_utf8() {
     let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
     // The model name's first byte, after its u64 length.
-    assert_eq!(hello[29], b'u');
+    assert_eq!(hello[29], b'p');
     hello[29] = 0xFF;
+    assert_eq!(refusal(&hello), ErrorCode::Malformed);
+    // The player name's first byte, after its Option tag and u64 length.
+    let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
+    assert_eq!(hello[45], b'D');
+    hello[45] = 0xFF;
     assert_eq!(refusal(&hello), ErrorCode::Malformed);
 }
 
@@ -358,7 +369,8 @@ fn bad_magic_and_wrong_version_are_unsupported() {
     let err = decode_client(&payload_of(&ClientMessage::Hello(hello))).unwrap_err();
     assert_eq!(err, DecodeError::BadMagic(*b"4STL"));
     assert_eq!(err.code(), ErrorCode::UnsupportedVersion);
-    for version in [0u16, 2, 0x0100, u16::MAX] {
+    // Version 1 lacked the player name and the stage state: refused too.
+    for version in [0u16, 1, 3, 0x0200, u16::MAX] {
         let mut hello = common::hello();
         hello.version = version;
         let err = decode_client(&payload_of(&ClientMessage::Hello(hello))).unwrap_err();
@@ -366,11 +378,47 @@ fn bad_magic_and_wrong_version_are_unsupported() {
             err,
             DecodeError::UnsupportedVersion {
                 got: version,
-                supported: 1
+                supported: 2
             }
         );
         assert_eq!(err.code(), ErrorCode::UnsupportedVersion);
     }
+}
+
+/// `proto/golden/hello.bin` as protocol version 1 had it: its ports carry
+/// no player name, so the rest of it does not decode as version 2.
+const VERSION_1_HELLO: &str = "000000003453544b010002000000000000000102010e00000000000000\
+                               756e747261696e65642d6c73746d020e0001ac0d0000";
+
+fn unhex(hex: &str) -> Vec<u8> {
+    let hex: String = hex.split_whitespace().collect();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_version_1_hello_is_unsupported_not_malformed() {
+    let v1 = unhex(VERSION_1_HELLO);
+    let err = decode_client(&v1).unwrap_err();
+    assert_eq!(
+        err,
+        DecodeError::UnsupportedVersion {
+            got: 1,
+            supported: 2
+        }
+    );
+    // Even cut right after its version, or with a wrong magic.
+    assert_eq!(refusal(&v1[..10]), ErrorCode::UnsupportedVersion);
+    let mut bad_magic = v1.clone();
+    bad_magic[4] = b'5';
+    assert_eq!(
+        decode_client(&bad_magic).unwrap_err(),
+        DecodeError::BadMagic(*b"5STK")
+    );
+    // Shorter than a version: not a Hello at all.
+    assert_eq!(refusal(&v1[..9]), ErrorCode::Malformed);
 }
 
 #[test]
@@ -418,6 +466,36 @@ fn non_finite_floats_are_invalid_values() {
             );
         }
     }
+}
+
+#[test]
+fn non_finite_stage_state_is_an_invalid_value() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for field in 0..4 {
+            let mut frame = common::frame();
+            let s = &mut frame.stage_state;
+            let [x, y] = &mut s.randall;
+            let [left, right] = &mut s.fod_platforms;
+            *[x, y, left, right][field] = bad;
+            let err = decode_client(&payload_of(&ClientMessage::Frame(frame))).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidValue, "field {field} = {bad}");
+            let name = [
+                "randall x",
+                "randall y",
+                "fod_platforms left",
+                "fod_platforms right",
+            ];
+            assert!(
+                err.to_string().contains(name[field]),
+                "the error names the field: {err}"
+            );
+        }
+    }
+    // Any finite value passes, on any stage: the daemon does not check the
+    // stage state against the stage.
+    let mut frame = common::frame();
+    frame.stage_state.fod_platforms = [f32::MAX, -0.0];
+    accepted(ClientMessage::Frame(frame));
 }
 
 #[test]
@@ -661,12 +739,13 @@ fn match_end_and_frame_numbers_are_not_range_checked() {
 }
 
 #[test]
-fn a_model_name_may_be_any_utf8() {
+fn model_and_player_names_may_be_any_utf8() {
     let mut hello = common::hello();
     hello.ports[0] = PortRequest {
         port: 3,
         character: 0,
         model: Some("falcon-ü-🦅".into()),
+        player_name: Some("Ｐlayer 1 ✨".into()),
     };
     accepted(ClientMessage::Hello(hello));
 }

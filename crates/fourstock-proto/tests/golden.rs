@@ -124,11 +124,11 @@ fn error() {
 #[test]
 fn sizes_match_the_spec() {
     let sizes = [
-        ("hello.bin", 55),
+        ("hello.bin", 72),
         ("match_start.bin", 22),
-        ("frame.bin", 274),
+        ("frame.bin", 290),
         ("match_end.bin", 13),
-        ("welcome.bin", 199),
+        ("welcome.bin", 223),
         ("reply.bin", 86),
         ("error.bin", 54),
     ];

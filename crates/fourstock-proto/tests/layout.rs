@@ -7,7 +7,7 @@ mod common;
 
 use fourstock_proto::{
     encode_client, encode_server, Buttons, ClientMessage, ControllerState, PlayerFrame, PlayerInfo,
-    PortOutput, ServerMessage,
+    PortOutput, ServerMessage, StageState,
 };
 
 /// The protocol's bincode configuration, as in `codec.rs`.
@@ -82,6 +82,10 @@ fn options_are_a_tag_byte_then_the_value() {
 #[test]
 fn fixed_arrays_are_raw_bytes_without_a_length() {
     assert_eq!(bytes(b"4STK"), [0x34, 0x53, 0x54, 0x4B]);
+    assert_eq!(
+        bytes(&[0.5f32, 1.0]),
+        [0x00, 0x00, 0x00, 0x3F, 0x00, 0x00, 0x80, 0x3F]
+    );
 }
 
 #[test]
@@ -114,6 +118,26 @@ fn structs_are_fields_in_order_without_padding() {
     assert_eq!(out[0], 3);
     assert_eq!(&out[1..27], &expected[..]);
     assert_eq!(&out[27..], [1, 0, 4, 3, 2, 1]);
+}
+
+#[test]
+fn stage_state_is_four_floats_between_the_stage_and_the_players() {
+    let state = StageState {
+        randall: [-39.5, -33.25],
+        fod_platforms: [20.0, 28.0],
+    };
+    let mut expected = Vec::new();
+    for v in [-39.5f32, -33.25, 20.0, 28.0] {
+        expected.extend(v.to_le_bytes());
+    }
+    assert_eq!(bytes(&state), expected);
+    let mut frame = common::frame();
+    frame.stage_state = state;
+    let wire = encode_client(&ClientMessage::Frame(frame));
+    let p = payload(&wire);
+    // tag 4, frame 4, stage 2, then the 16 bytes, then the players' length.
+    assert_eq!(&p[10..26], &expected[..]);
+    assert_eq!(p[26..34], 3u64.to_le_bytes());
 }
 
 #[test]
@@ -210,14 +234,17 @@ fn hello_matches_a_hand_built_layout() {
     let expected = Pack::default()
         .u32(0) // ClientMessage::Hello
         .raw(b"4STK")
-        .u16(1)
+        .u16(2)
         .u64(2)
         .u8(1)
         .u8(2)
         .u8(1)
-        .str("untrained-lstm")
+        .str("phillip")
+        .u8(1)
+        .str("Diamond Player")
         .u8(2)
         .u8(14)
+        .u8(0)
         .u8(0)
         .u8(1)
         .u32(3500)
@@ -232,6 +259,10 @@ fn frame_matches_a_hand_built_layout() {
         .u32(2) // ClientMessage::Frame
         .i32(f.frame)
         .u16(f.stage)
+        .f32(f.stage_state.randall[0])
+        .f32(f.stage_state.randall[1])
+        .f32(f.stage_state.fod_platforms[0])
+        .f32(f.stage_state.fod_platforms[1])
         .u64(f.players.len() as u64);
     for q in &f.players {
         p = p
@@ -279,7 +310,15 @@ fn server_messages_match_hand_built_layouts() {
         for &h in &a.hidden_sizes {
             p = p.u32(h);
         }
-        p = p.u32(a.delay).str(&a.reason);
+        p = p
+            .u32(a.delay)
+            .str(&a.reason)
+            .u8(a.reset_on_stock_loss as u8)
+            .u8(a.reset_on_new_match as u8);
+        p = match &a.player_name {
+            None => p.u8(0),
+            Some(name) => p.u8(1).str(name),
+        };
     }
     assert_eq!(encode_server(&ServerMessage::Welcome(w)), p.framed());
 

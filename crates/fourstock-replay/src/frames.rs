@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use fourstock_proto::{Frame, PlayerFrame};
+use fourstock_proto::{Frame, PlayerFrame, StageState};
 use peppi::frame::immutable::Data;
 use peppi::frame::transpose;
 use peppi::game::immutable::Game;
@@ -76,6 +76,7 @@ pub(crate) fn convert(game: &Game) -> Result<Frames, Reason> {
             Frame {
                 frame: id,
                 stage,
+                stage_state: StageState::NONE,
                 players,
             }
         })

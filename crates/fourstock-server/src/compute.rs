@@ -177,7 +177,7 @@ fn run_policy(
 mod tests {
     use super::*;
     use fourstock_policy::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
-    use fourstock_proto::PlayerFrame;
+    use fourstock_proto::{PlayerFrame, StageState};
 
     fn frame(n: i32) -> Frame {
         let player = |port: u8| PlayerFrame {
@@ -190,6 +190,7 @@ mod tests {
         Frame {
             frame: n,
             stage: 31,
+            stage_state: StageState::NONE,
             players: vec![player(1), player(2)],
         }
     }

@@ -153,7 +153,7 @@ fn stocks(frame: &Frame) -> [Option<u8>; 5] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fourstock_proto::PlayerFrame;
+    use fourstock_proto::{PlayerFrame, StageState};
 
     fn player(port: u8, character: u8, stocks: u8) -> PlayerFrame {
         PlayerFrame {
@@ -166,6 +166,7 @@ mod tests {
         Frame {
             frame: n,
             stage: 31,
+            stage_state: StageState::NONE,
             players: vec![player(1, 20, stocks[0]), player(2, 2, stocks[1])],
         }
     }

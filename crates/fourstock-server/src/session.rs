@@ -234,6 +234,9 @@ impl Session {
                 hidden_sizes: info.hidden_sizes.iter().map(|&h| h as u32).collect(),
                 delay: info.delay,
                 reason,
+                reset_on_stock_loss: info.reset.stock_loss,
+                reset_on_new_match: info.reset.new_match,
+                player_name: None,
             });
             ports.push(ControlledPort::new(
                 request.port,

@@ -60,6 +60,7 @@ fn player(p: &PlayerFrame) -> PlayerObservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fourstock_proto::StageState;
 
     fn player_frame(port: u8, character: u8, follower: bool) -> PlayerFrame {
         PlayerFrame {
@@ -77,6 +78,7 @@ mod tests {
         let frame = Frame {
             frame: 0,
             stage: 31,
+            stage_state: StageState::NONE,
             players: vec![
                 player_frame(1, 14, false),
                 player_frame(1, 14, true),

@@ -8,7 +8,7 @@ mod common;
 
 use candle_core::Device;
 use fourstock_policy::{Policy, PolicyError, PolicyState, StepRequest};
-use fourstock_proto::{ControllerState, Frame, PlayerFrame};
+use fourstock_proto::{ControllerState, Frame, PlayerFrame, StageState};
 use fourstock_slippi::melee_ids::{internal_character, internal_stage};
 use fourstock_slippi::tech_mask::TechMask;
 use fourstock_slippi::{
@@ -67,6 +67,7 @@ fn wire_frames(frames: &[common::FrameLine]) -> Vec<Frame> {
         .map(|f| Frame {
             frame: f.t as i32 - 123,
             stage: external_stage(f.stage),
+            stage_state: StageState::NONE,
             players: vec![
                 player_frame(OPPONENT, &f.p1, false),
                 PlayerFrame {

@@ -24,6 +24,7 @@ fn the_daemon_serves_the_trained_models_by_character() {
         port: 1,
         character,
         model: None,
+        player_name: None,
     };
     let (falco, why) = registry.choose(&request(FALCO)).unwrap();
     assert_eq!(falco.info().name, "falco-lstm", "{why}");

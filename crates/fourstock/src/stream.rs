@@ -123,6 +123,7 @@ pub fn port_requests(
                 port,
                 character: player.character,
                 model: model.map(str::to_string),
+                player_name: None,
             })
         })
         .collect()

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use fourstock_policy::{CellKind, FeatureConfig, PolicyConfig};
-use fourstock_proto::{Buttons, ControllerState, Frame, PlayerFrame};
+use fourstock_proto::{Buttons, ControllerState, Frame, PlayerFrame, StageState};
 
 pub fn player(port: u8, character: u8, n: i32) -> PlayerFrame {
     let t = n as f32;
@@ -38,6 +38,7 @@ pub fn frame(n: i32) -> Frame {
     Frame {
         frame: n,
         stage: 32,
+        stage_state: StageState::NONE,
         players: vec![player(1, 20, n), player(2, 2, n + 17)],
     }
 }

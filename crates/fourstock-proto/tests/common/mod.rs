@@ -9,14 +9,18 @@
 
 use fourstock_proto::{
     Buttons, ControllerState, ErrorMessage, Frame, FrameReply, Hello, MatchEnd, MatchStart,
-    PlayerFrame, PlayerInfo, PortAssignment, PortOutput, PortRequest, MAGIC, PROTOCOL_VERSION,
+    PlayerFrame, PlayerInfo, PortAssignment, PortOutput, PortRequest, StageState, MAGIC,
+    PROTOCOL_VERSION,
 };
 
 /// Melee external character ids used by the samples.
 pub const FOX: u8 = 2;
 pub const ICE_CLIMBERS: u8 = 14;
-/// Slippi's stage id for Battlefield.
+/// Slippi's stage ids for Battlefield and Yoshi's Story.
 pub const BATTLEFIELD: u16 = 31;
+pub const YOSHIS_STORY: u16 = 8;
+/// A player name in the sample slippi-ai model's name map.
+pub const PLAYER_NAME: &str = "Diamond Player";
 
 pub fn hello() -> Hello {
     Hello {
@@ -26,12 +30,14 @@ pub fn hello() -> Hello {
             PortRequest {
                 port: 1,
                 character: FOX,
-                model: Some("untrained-lstm".into()),
+                model: Some("phillip".into()),
+                player_name: Some(PLAYER_NAME.into()),
             },
             PortRequest {
                 port: 2,
                 character: ICE_CLIMBERS,
                 model: None,
+                player_name: None,
             },
         ],
         budget_us: Some(3500),
@@ -45,12 +51,15 @@ pub fn welcome() -> fourstock_proto::Welcome {
         ports: vec![
             PortAssignment {
                 port: 1,
-                model: "untrained-lstm".into(),
-                cell: "lstm".into(),
-                input_size: 1049,
-                hidden_sizes: vec![128, 128],
-                delay: 0,
+                model: "phillip".into(),
+                cell: "tx_like".into(),
+                input_size: 1009,
+                hidden_sizes: vec![512, 512],
+                delay: 18,
                 reason: "requested by the client".into(),
+                reset_on_stock_loss: false,
+                reset_on_new_match: true,
+                player_name: Some(PLAYER_NAME.into()),
             },
             PortAssignment {
                 port: 2,
@@ -60,6 +69,9 @@ pub fn welcome() -> fourstock_proto::Welcome {
                 hidden_sizes: vec![256],
                 delay: 2,
                 reason: "ics-gru is made for character 14".into(),
+                reset_on_stock_loss: true,
+                reset_on_new_match: true,
+                player_name: None,
             },
         ],
     }
@@ -81,13 +93,18 @@ pub fn match_start() -> MatchStart {
     }
 }
 
-/// Frame 1234 on Battlefield: Fox (port 1) dashing right and holding the
-/// stick right with B pressed; Popo (port 2) in the air drifting left with
-/// Nana (port 2, follower) on the ground behind him.
+/// Frame 1234 on Yoshi's Story, Randall under the left ledge: Fox (port 1)
+/// dashing right and holding the stick right with B pressed; Popo (port 2)
+/// in the air drifting left with Nana (port 2, follower) on the ground
+/// behind him.
 pub fn frame() -> Frame {
     Frame {
         frame: 1234,
-        stage: BATTLEFIELD,
+        stage: YOSHIS_STORY,
+        stage_state: StageState {
+            randall: [-39.5, -33.25],
+            fod_platforms: [0.0, 0.0],
+        },
         players: vec![
             PlayerFrame {
                 port: 1,

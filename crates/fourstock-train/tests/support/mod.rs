@@ -10,7 +10,9 @@ use std::sync::Arc;
 use fourstock_policy::{
     head, CellKind, Decoding, FeatureConfig, Policy, PolicyConfig, RecurrentPolicy, StepRequest,
 };
-use fourstock_proto::{Buttons, ClientMessage, ControllerState, Frame, MatchStart, PlayerInfo};
+use fourstock_proto::{
+    Buttons, ClientMessage, ControllerState, Frame, MatchStart, PlayerInfo, StageState,
+};
 use fourstock_tests::client::{within_timeout, TestClient};
 use fourstock_tests::fixtures::{player, BATTLEFIELD, FALCO, FOX};
 use fourstock_tests::server::{config, TestServer};
@@ -75,6 +77,7 @@ pub fn synthetic_game(frames: i32, shift: i32, loss: i32) -> Vec<ClientMessage> 
         messages.push(ClientMessage::Frame(Frame {
             frame: n,
             stage: BATTLEFIELD,
+            stage_state: StageState::NONE,
             players,
         }));
     }
