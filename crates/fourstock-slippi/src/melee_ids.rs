@@ -51,13 +51,18 @@ pub fn internal_character(external: u8) -> Option<u8> {
     INTERNAL_CHARACTER.get(external as usize).copied()
 }
 
+/// libmelee's internal ids of the two stages with moving parts slippi-ai
+/// reads: Randall on Yoshi's Story, the side platforms on Fountain of Dreams.
+pub const YOSHIS_STORY: u8 = 0x06;
+pub const FOUNTAIN_OF_DREAMS: u8 = 0x08;
+
 /// libmelee's `to_internal_stage`: the six tournament stages by their
 /// external (Slippi) ids; every other stage is `NO_STAGE` (0).
 pub fn internal_stage(external: u16) -> u8 {
     match external {
-        0x02 => 0x08, // Fountain of Dreams
+        0x02 => FOUNTAIN_OF_DREAMS,
         0x03 => 0x12, // Pokémon Stadium
-        0x08 => 0x06, // Yoshi's Story
+        0x08 => YOSHIS_STORY,
         0x1C => 0x1A, // Dreamland
         0x1F => 0x18, // Battlefield
         0x20 => 0x19, // Final Destination

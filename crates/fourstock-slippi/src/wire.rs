@@ -6,20 +6,20 @@
 //! Characters and stages go from external to libmelee's internal ids;
 //! percent is truncated to the integer slippi-ai stores.
 //!
-//! The protocol does not carry everything slippi-ai's games hold. Until it
-//! does, these are filled as slippi-ai sees them on a stage without them:
-//! - Randall's position on Yoshi's Story: (0, 0);
-//! - Fountain of Dreams' platform heights: (0, 0);
+//! The stage state comes from the frame, as slippi-ai's parser
+//! (`slippi_db/parse_peppi.py`) fills it: Randall's position only on
+//! Yoshi's Story and the platform heights only on Fountain of Dreams, zeros
+//! everywhere else whatever the client sent.
 //!
-//! and these are not read because the supported configs do not embed them
-//! (a checkpoint that needs them is refused at import): items, Nana's own
+//! These are not read because the supported configs do not embed them (a
+//! checkpoint that needs them is refused at import): items, Nana's own
 //! state, the opponent's controller, and speeds. A character transforming
 //! mid-game (Sheik/Zelda) needs the per-frame internal character, which
 //! the external id on the wire cannot express.
 
 use fourstock_proto::{Frame, PlayerFrame};
 
-use crate::melee_ids::{internal_character, internal_stage};
+use crate::melee_ids::{internal_character, internal_stage, FOUNTAIN_OF_DREAMS, YOSHIS_STORY};
 use crate::observation::{Observation, PlayerObservation};
 
 /// The observation of `frame` from `port`'s point of view; `None` when the
@@ -31,12 +31,14 @@ pub fn observe(frame: &Frame, port: u8) -> Option<Observation> {
         .iter()
         .filter(|p| !p.follower && p.port != port)
         .min_by_key(|p| p.port);
+    let stage = internal_stage(frame.stage);
+    let on = |here: u8, values: [f32; 2]| if stage == here { values } else { [0.0; 2] };
     Some(Observation {
-        stage: internal_stage(frame.stage),
+        stage,
         p0: player(me),
         p1: opponent.map(player).unwrap_or_default(),
-        randall: [0.0; 2],
-        fod_platforms: [0.0; 2],
+        randall: on(YOSHIS_STORY, frame.stage_state.randall),
+        fod_platforms: on(FOUNTAIN_OF_DREAMS, frame.stage_state.fod_platforms),
     })
 }
 
@@ -97,5 +99,31 @@ mod tests {
             ..frame
         };
         assert_eq!(observe(&alone, 2).unwrap().p1, PlayerObservation::default());
+    }
+
+    #[test]
+    fn each_stage_keeps_only_its_own_moving_parts() {
+        let stage_state = StageState {
+            randall: [-45.25, -33.25],
+            fod_platforms: [20.0, 28.0],
+        };
+        let on = |stage: u16| {
+            let frame = Frame {
+                frame: 100,
+                stage,
+                stage_state,
+                players: vec![player_frame(1, 2, false)],
+            };
+            let obs = observe(&frame, 1).unwrap();
+            (obs.randall, obs.fod_platforms)
+        };
+        // Yoshi's Story (8): Randall only.
+        assert_eq!(on(8), ([-45.25, -33.25], [0.0, 0.0]));
+        // Fountain of Dreams (2): the platforms only.
+        assert_eq!(on(2), ([0.0, 0.0], [20.0, 28.0]));
+        // Battlefield, and a stage off libmelee's list: neither.
+        for stage in [31, 40] {
+            assert_eq!(on(stage), ([0.0; 2], [0.0; 2]), "stage {stage}");
+        }
     }
 }

@@ -60,14 +60,18 @@ fn player_frame(port: u8, p: &common::Player, follower: bool) -> PlayerFrame {
 }
 
 /// The parity game as protocol frames: slippi-ai's p0 on port 2, p1 on
-/// port 1, plus a follower on port 1 that must be ignored.
+/// port 1, plus a follower on port 1 that must be ignored. The stage state
+/// is what slippi-ai recorded.
 fn wire_frames(frames: &[common::FrameLine]) -> Vec<Frame> {
     frames
         .iter()
         .map(|f| Frame {
             frame: f.t as i32 - 123,
             stage: external_stage(f.stage),
-            stage_state: StageState::NONE,
+            stage_state: StageState {
+                randall: [f.randall.x as f32, f.randall.y as f32],
+                fod_platforms: [f.fod_platforms.left as f32, f.fod_platforms.right as f32],
+            },
             players: vec![
                 player_frame(OPPONENT, &f.p1, false),
                 PlayerFrame {
@@ -101,6 +105,19 @@ fn wire_frames_map_to_slippi_ai_observations() {
     let frames = common::frames(&dir);
     let mut mask = TechMask::new();
     for (line, frame) in frames.iter().zip(wire_frames(&frames)) {
+        let mut obs = wire::observe(&frame, ME).unwrap();
+        obs.p1.action = mask.apply(obs.p1.action);
+        assert_eq!(obs, line.observation(), "frame {}", line.t);
+    }
+    // A client that sends Randall and the platforms on every stage: off
+    // Yoshi's Story and Fountain of Dreams they read as zeros, as in the
+    // game slippi-ai parsed.
+    let mut mask = TechMask::new();
+    for (line, mut frame) in frames.iter().zip(wire_frames(&frames)) {
+        frame.stage_state = StageState {
+            randall: [-45.25, -33.25],
+            fod_platforms: [20.0, 28.0],
+        };
         let mut obs = wire::observe(&frame, ME).unwrap();
         obs.p1.action = mask.apply(obs.p1.action);
         assert_eq!(obs, line.observation(), "frame {}", line.t);
