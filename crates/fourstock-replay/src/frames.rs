@@ -1,6 +1,7 @@
 //! peppi's frame columns into protocol [`Frame`]s: one frame per frame
 //! number (rollback re-sends dropped), every present character as a
-//! [`PlayerFrame`], Ice Climbers' Nana as a follower on Popo's port.
+//! [`PlayerFrame`], Ice Climbers' Nana as a follower on Popo's port, and
+//! the stage's moving parts ([`crate::stage`]).
 //!
 //! Fields older Slippi versions do not record take these defaults:
 //! `action_frame` 0 (before 0.2); `jumps_left` 0, `on_ground` false and
@@ -10,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use fourstock_proto::{Frame, PlayerFrame, StageState};
+use fourstock_proto::{Frame, PlayerFrame};
 use peppi::frame::immutable::Data;
 use peppi::frame::transpose;
 use peppi::game::immutable::Game;
@@ -18,6 +19,7 @@ use peppi::game::immutable::Game;
 use crate::controller;
 use crate::error::Reason;
 use crate::names;
+use crate::stage::{self, FOUNTAIN_OF_DREAMS};
 
 /// Post-frame state flags, byte 4: the character is in hitstun.
 const FLAGS4_HITSTUN: u8 = 0x02;
@@ -50,6 +52,11 @@ pub(crate) fn convert(game: &Game) -> Result<Frames, Reason> {
 
     let version = game.start.slippi.version;
     let stage = game.start.stage;
+    let fod_platforms = if stage == FOUNTAIN_OF_DREAMS {
+        fod_platforms(game, ids.len())?
+    } else {
+        None
+    };
     let start_character = |port: u8| {
         game.start
             .players
@@ -73,10 +80,11 @@ pub(crate) fn convert(game: &Game) -> Result<Frames, Reason> {
                     }
                 }
             }
+            let fod = fod_platforms.as_ref().map(|heights| heights[index]);
             Frame {
                 frame: id,
                 stage,
-                stage_state: StageState::NONE,
+                stage_state: stage::stage_state(stage, id, fod),
                 players,
             }
         })
@@ -85,6 +93,24 @@ pub(crate) fn convert(game: &Game) -> Result<Frames, Reason> {
         frames,
         rollback_dropped,
     })
+}
+
+/// Fountain of Dreams' platform heights after each recorded frame, or
+/// `None` when the replay records no platform events (before Slippi 3.18).
+fn fod_platforms(game: &Game, frames: usize) -> Result<Option<Vec<[f32; 2]>>, Reason> {
+    let (Some(events), Some(offsets)) = (
+        game.frames.fod_platform.as_ref(),
+        game.frames.fod_platform_offset.as_ref(),
+    ) else {
+        return Ok(None);
+    };
+    stage::fod_platform_heights(
+        offsets.as_slice(),
+        events.platform.values(),
+        events.height.values(),
+        frames,
+    )
+    .map(Some)
 }
 
 /// Checks that a character's columns cover every frame, so indexing them

@@ -7,8 +7,9 @@
 //! `fourstock inspect`. A bad file is a [`ReplayError`], never a crash.
 //!
 //! Inside: `parse` guards peppi, `frames` and `controller` convert frame
-//! data, `summary` describes a game, `names` holds Melee's id tables, `dir`
-//! finds replay files, `replay` ties them together.
+//! data, [`stage`] follows Randall and Fountain of Dreams' platforms,
+//! `summary` describes a game, `names` holds Melee's id tables, `dir` finds
+//! replay files, `replay` ties them together.
 
 mod controller;
 mod dir;
@@ -17,12 +18,14 @@ mod frames;
 mod names;
 mod parse;
 mod replay;
+pub mod stage;
 mod summary;
 
 pub use dir::replay_files;
 pub use error::{Reason, ReplayError};
 pub use parse::MAX_REPLAY_BYTES;
 pub use replay::{read_replay, Replay};
+pub use stage::{randall, randall_position, RANDALL_CYCLE};
 pub use summary::{
     GameEnd, PlayerKind, PlayerSummary, ReplaySummary, RulesetFit, StageSummary, StockLoss,
 };

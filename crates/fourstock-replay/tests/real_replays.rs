@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use fourstock_proto::{validate, Buttons, ClientMessage};
-use fourstock_replay::{read_replay, replay_files, ReplaySummary};
+use fourstock_proto::{validate, Buttons, ClientMessage, StageState};
+use fourstock_replay::{randall, read_replay, replay_files, ReplaySummary, RANDALL_CYCLE};
 
 /// What the tests need from one file, gathered in a single pass.
 struct Facts {
@@ -498,5 +498,63 @@ fn rollback_dedup_agrees_with_peppi() {
             dropped,
             "{name}"
         );
+    }
+}
+
+#[test]
+fn stage_state_follows_randall_and_the_fod_platforms() {
+    let dir = folder();
+    if !dir.is_dir() {
+        println!(
+            "SKIP: replays folder {} not found (set FOURSTOCK_REPLAYS)",
+            dir.display()
+        );
+        return;
+    }
+    let read = |name: &str| read_replay(dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
+
+    // Yoshi's Story: Randall where libmelee puts it, on every frame; the
+    // countdown included. No platforms.
+    let yoshis = read("Walnut356_py-slippi_Modern_Replays_JAKE_115_Falco_vs_NUT_356_Marth_on_YS_-_12-22-22_08.23pm.slp");
+    let mut frames = 0;
+    for f in yoshis.frames() {
+        assert_eq!(f.stage, 8);
+        assert_eq!(f.stage_state.randall, randall(f.frame), "frame {}", f.frame);
+        assert_eq!(f.stage_state.fod_platforms, [0.0; 2]);
+        frames += 1;
+    }
+    assert!(
+        frames > RANDALL_CYCLE as usize,
+        "a whole lap: {frames} frames"
+    );
+
+    // Fountain of Dreams, Slippi 3.18: the platforms start at 20 and 28
+    // and move with the recorded events. No Randall.
+    let fod = read("peppi_v3.18.slp");
+    let heights: Vec<[f32; 2]> = fod
+        .frames()
+        .map(|f| {
+            assert_eq!(f.stage, 2);
+            assert_eq!(f.stage_state.randall, [0.0; 2]);
+            f.stage_state.fod_platforms
+        })
+        .collect();
+    assert_eq!(heights[0], [20.0, 28.0]);
+    for side in 0..2 {
+        assert!(
+            heights.iter().any(|h| h[side] != heights[0][side]),
+            "platform {side} moves"
+        );
+    }
+
+    // Fountain of Dreams before 3.18 records no heights: zeros, as in
+    // slippi-ai's games. Final Destination has no moving parts.
+    for name in [
+        "Walnut356_py-slippi_Modern_Replays_CRIM_755_Marth_vs_NUT_356_Falco_on_FoD_-_12-12-22_07.31pm.slp",
+        "peppi_ics.slp",
+    ] {
+        for f in read(name).frames() {
+            assert_eq!(f.stage_state, StageState::NONE, "{name} frame {}", f.frame);
+        }
     }
 }

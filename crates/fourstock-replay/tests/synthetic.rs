@@ -445,6 +445,33 @@ fn a_file_that_makes_peppi_panic_is_contained() {
 }
 
 #[test]
+fn frames_on_yoshis_story_carry_randall_and_elsewhere_nothing() {
+    let scratch = Scratch::new("randall");
+    let mut w = Writer::new(8, &[(0, 2), (1, 2)]);
+    for id in [-123, -122, 500, 499, 1076] {
+        w.frame(&RecordedFrame {
+            id,
+            chars: vec![(0, false, Char::new(FOX)), (1, false, Char::new(FOX))],
+        });
+    }
+    let path = scratch.write("yoshis.slp", &w.finish());
+    let replay = read_replay(&path).unwrap();
+    let frames: Vec<_> = replay.frames().collect();
+    assert_eq!(frames.len(), 5);
+    for f in &frames {
+        assert_eq!(f.stage_state.randall, fourstock_replay::randall(f.frame));
+        assert_eq!(f.stage_state.fod_platforms, [0.0; 2]);
+    }
+    // The countdown's first frame is on the lap's bottom section.
+    assert_eq!(frames[0].stage_state.randall, [-95.545166, -33.2489]);
+    // The sample game is on Final Destination: no moving parts.
+    let path = scratch.write("sample.slp", &sample());
+    for f in read_replay(&path).unwrap().frames() {
+        assert_eq!(f.stage_state, fourstock_proto::StageState::NONE);
+    }
+}
+
+#[test]
 fn a_stage_past_the_protocol_is_unsupported() {
     let scratch = Scratch::new("stage");
     let mut w = Writer::new(70, &[(0, 2), (1, 2)]);
