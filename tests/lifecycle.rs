@@ -6,7 +6,7 @@ use fourstock_policy::ResetRule;
 use fourstock_proto::{
     ClientMessage, ControllerState, FrameReply, MatchEnd, MatchStart, PlayerInfo,
 };
-use fourstock_tests::client::{within_timeout, TestClient};
+use fourstock_tests::client::{hello, within_timeout, TestClient};
 use fourstock_tests::fixtures::{frame, frames, BATTLEFIELD, FALCO, FOX};
 use fourstock_tests::policies::{small_lstm, Count, CountingPolicy};
 use fourstock_tests::server::{config, TestServer};
@@ -253,6 +253,53 @@ async fn after_a_reset_a_real_policy_plays_exactly_as_a_fresh_session() {
         let veteran_new_match = play(&mut veteran, &new_match).await;
         let (mut fresh, _) = TestClient::handshake(server.addr, &ports).await;
         assert_eq!(veteran_new_match, play(&mut fresh, &new_match).await);
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ports_player_name_holds_through_every_reset_and_beside_other_names() {
+    within_timeout(async {
+        let policy = CountingPolicy::new("named").with_player_names(&[("Ann", 3), ("Bo", 7)]);
+        let server = counting_server(policy).await;
+        // Port 1 imitates Bo; port 2 keeps the default, Ann.
+        let mut request = hello(&[(1, FALCO), (2, FOX)]);
+        request.ports[0].player_name = Some("Bo".into());
+        let mut client = TestClient::connect(server.addr).await;
+        let welcome = client.hello(request).await;
+        let names: Vec<_> = welcome
+            .ports
+            .iter()
+            .map(|p| p.player_name.clone())
+            .collect();
+        assert_eq!(names, [Some("Bo".into()), Some("Ann".into())]);
+        // Another session on the same model imitates Ann on port 1, with
+        // its frames in flight beside the first session's.
+        let mut other = hello(&[(1, FALCO)]);
+        other.ports[0].player_name = Some("Ann".into());
+        let mut beside = TestClient::connect(server.addr).await;
+        beside.hello(other).await;
+
+        let stock_loss = frame(30, [3, 4]);
+        let mut played = frames(0, 30);
+        played.push(stock_loss.clone());
+        played.extend(frames(-123, -100)); // a new match, by the counter
+        let mut resets = 0;
+        for f in &played {
+            client.send(&ClientMessage::Frame(f.clone())).await;
+            beside.send(&ClientMessage::Frame(f.clone())).await;
+            let (reply, other) = (client.reply().await, beside.reply().await);
+            resets += reply.outputs[0].reset as u32;
+            let codes: Vec<_> = reply
+                .outputs
+                .iter()
+                .map(|o| Count::read(&o.controller).unwrap().name_code)
+                .collect();
+            assert_eq!(codes, [Some(7), Some(3)], "frame {}", f.frame);
+            assert_eq!(count(&other).name_code, Some(3), "frame {}", f.frame);
+        }
+        assert_eq!(resets, 3, "the first frame, the stock loss, the new match");
         server.shutdown().await;
     })
     .await;

@@ -1,17 +1,21 @@
 //! Test-only policies.
 //!
 //! [`CountingPolicy`] makes the daemon's bookkeeping visible: its state is a
-//! step counter, and every output says which step of its state it is and
-//! which frame it saw. It can be made slow on chosen frames, to force late
-//! replies. [`small_lstm`] is a real candle policy, small enough for tests.
+//! step counter, and every output says which step of its state it is, which
+//! frame it saw and which player it imitates. It can be made slow on chosen
+//! frames, to force late replies. [`small_lstm`] is a real candle policy,
+//! small enough for tests; [`write_small_slippi_model`] writes a real
+//! slippi-ai model folder with random weights.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use candle_core::{Device, Tensor};
 use fourstock_policy::{
-    CellKind, FeatureConfig, Policy, PolicyConfig, PolicyError, PolicyInfo, PolicyState,
-    RecurrentPolicy, ResetRule, StepRequest,
+    CellKind, FeatureConfig, PlayerName, Policy, PolicyConfig, PolicyError, PolicyInfo,
+    PolicyState, RecurrentPolicy, ResetRule, StepRequest,
 };
 use fourstock_proto::{Buttons, ControllerState};
 use rand::SeedableRng;
@@ -23,6 +27,8 @@ pub struct Count {
     pub step: u32,
     /// The frame number's low 12 bits.
     pub frame_bits: u16,
+    /// The name code the state carried (below 32), if any.
+    pub name_code: Option<u32>,
 }
 
 impl Count {
@@ -35,6 +41,7 @@ impl Count {
         Some(Count {
             step: hi * 17 + lo,
             frame_bits: c.buttons.0,
+            name_code: (c.c_y != 0.5).then(|| (c.c_y * 64.0).round() as u32),
         })
     }
 
@@ -47,6 +54,8 @@ pub struct CountingPolicy {
     info: PolicyInfo,
     slow_frames: Vec<i32>,
     slow_for: Duration,
+    /// The player names it offers, the default first.
+    names: Vec<PlayerName>,
 }
 
 impl CountingPolicy {
@@ -62,7 +71,22 @@ impl CountingPolicy {
             },
             slow_frames: Vec::new(),
             slow_for: Duration::ZERO,
+            names: Vec::new(),
         }
+    }
+
+    /// Offers these (name, code) players, the first by default, as a
+    /// slippi-ai policy does; codes must be below 32.
+    pub fn with_player_names(mut self, names: &[(&str, u32)]) -> Self {
+        assert!(names.iter().all(|&(_, code)| code < 32));
+        self.names = names
+            .iter()
+            .map(|&(name, code)| PlayerName {
+                name: name.into(),
+                code,
+            })
+            .collect();
+        self
     }
 
     pub fn with_delay(mut self, delay: u32) -> Self {
@@ -97,6 +121,17 @@ impl Policy for CountingPolicy {
         PolicyState {
             tensors: vec![Tensor::new(&[0u32], &Device::Cpu).expect("a counter tensor")],
             rng: rand::rngs::StdRng::seed_from_u64(seed),
+            name_code: self.names.first().map(|p| p.code),
+        }
+    }
+
+    fn player_name(&self, requested: Option<&str>) -> Result<Option<PlayerName>, String> {
+        match requested {
+            None => Ok(self.names.first().cloned()),
+            Some(name) => match self.names.iter().find(|p| p.name == name) {
+                Some(player) => Ok(Some(player.clone())),
+                None => Err(format!("model {:?} has no player {name:?}", self.info.name)),
+            },
         }
     }
 
@@ -118,6 +153,7 @@ impl Policy for CountingPolicy {
                 buttons: Buttons(Count::of_frame(request.frame.frame)),
                 main_x: (step % 17) as f32 / 16.0,
                 main_y: ((step / 17) % 17) as f32 / 16.0,
+                c_y: request.state.name_code.map_or(0.5, |c| c as f32 / 64.0),
                 ..ControllerState::NEUTRAL
             });
         }
@@ -143,4 +179,50 @@ pub fn small_lstm(name: &str, seed: u64) -> Arc<dyn Policy> {
         characters: Vec::new(),
     };
     Arc::new(RecurrentPolicy::initialize(config, seed).expect("a small LSTM"))
+}
+
+/// Writes a small slippi-ai model, seeded random weights, into `dir/NAME/`
+/// as `fourstock import slippi-ai` would: a 1-layer `tx_like` core of 16,
+/// imitating `names` (name, code below 16), the first by default.
+pub fn write_small_slippi_model(dir: &Path, name: &str, names: &[(&str, u32)], seed: u64) {
+    use fourstock_slippi::config::{
+        Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, FAMILY,
+    };
+    let config = fourstock_slippi::SlippiConfig {
+        family: FAMILY.into(),
+        name: name.into(),
+        description: "random weights, for tests".into(),
+        core: CoreConfig {
+            hidden_size: 16,
+            num_layers: 1,
+            ffw_multiplier: 2,
+            activation: Activation::Gelu,
+            gelu_approximate: true,
+            layer_norm: LayerNormKind::Nnx,
+        },
+        head: HeadConfig {
+            residual_size: 8,
+            component_depth: 1,
+        },
+        embed: EmbedConfig {
+            xy_scale: 0.05,
+            shield_scale: 0.01,
+            with_randall: true,
+            with_fod: true,
+            axis_spacing: 4,
+            shoulder_spacing: 4,
+            max_names: 16,
+        },
+        delay: 0,
+        tech_mask: true,
+        name_map: names
+            .iter()
+            .map(|&(name, code)| (name.to_string(), code))
+            .collect::<BTreeMap<_, _>>(),
+        player_name: names.first().map(|&(name, _)| name.to_string()),
+        temperature: 1.0,
+    };
+    let tensors = fourstock_slippi::weights::random_tensors(&config, seed);
+    fourstock_slippi::SlippiModel::write_dir(&dir.join(name), &config, &tensors)
+        .expect("writing a small slippi-ai model");
 }

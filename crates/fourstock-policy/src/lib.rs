@@ -42,9 +42,18 @@ pub struct PolicyInfo {
     pub reset: ResetRule,
 }
 
+/// A player whose style a policy imitates: a name from the model's
+/// checkpoint and the code the policy's inputs carry for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayerName {
+    pub name: String,
+    pub code: u32,
+}
+
 /// One port's recurrent state, plus the random stream its sampling draws
-/// from. A fresh state is what [`Policy::initial_state`] returns; a reset
-/// replaces the state with a fresh one.
+/// from and the player it imitates. A fresh state is what
+/// [`Policy::initial_state`] returns; a reset replaces the state with a
+/// fresh one.
 #[derive(Clone, Debug)]
 pub struct PolicyState {
     /// The family's tensors, each of shape `(1, n)`; for an LSTM stack,
@@ -52,6 +61,12 @@ pub struct PolicyState {
     pub tensors: Vec<Tensor>,
     /// Seed and draw count of the sampling stream; unused by argmax decoding.
     pub rng: rand::rngs::StdRng,
+    /// The [`PlayerName::code`] this port's inputs carry, for families that
+    /// read one (slippi-ai's); `None` for the others. `initial_state` sets
+    /// the model's default; the daemon sets each port's choice (see
+    /// [`Policy::player_name`]) on every fresh state, so it survives resets
+    /// and ports with different names can share a batch.
+    pub name_code: Option<u32>,
 }
 
 /// One port to advance by one frame.
@@ -86,4 +101,20 @@ pub trait Policy: Send + Sync {
     /// port's controller, in request order. Requests may come from different
     /// sessions; a policy may run them as one batch.
     fn step(&self, batch: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError>;
+
+    /// The player imitated by a port that asks for `requested` (`None`: the
+    /// model's default), whose code goes into the port's
+    /// [`PolicyState::name_code`]; `Ok(None)` when the policy imitates no
+    /// one. `Err` is a short readable refusal naming the model and the
+    /// names it offers. The default suits families without player names:
+    /// no name, and any requested name refused.
+    fn player_name(&self, requested: Option<&str>) -> Result<Option<PlayerName>, String> {
+        match requested {
+            None => Ok(None),
+            Some(_) => Err(format!(
+                "model {:?} imitates no player, so it offers no player names",
+                self.info().name
+            )),
+        }
+    }
 }

@@ -253,6 +253,7 @@ impl Policy for RecurrentPolicy {
                 .zero_state(1, &Device::Cpu)
                 .expect("allocating a zero state on the CPU"),
             rng: rand::rngs::StdRng::seed_from_u64(seed),
+            name_code: None,
         }
     }
 

@@ -1,10 +1,10 @@
-//! A port the daemon plays: its policy, its recurrent state, the reaction
-//! delay queue and the last controller sent.
+//! A port the daemon plays: its policy, the player it imitates, its
+//! recurrent state, the reaction delay queue and the last controller sent.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use fourstock_policy::{Policy, PolicyState};
+use fourstock_policy::{PlayerName, Policy, PolicyState};
 use fourstock_proto::ControllerState;
 
 use crate::compute::PortWork;
@@ -16,6 +16,9 @@ pub struct ControlledPort {
     /// Seeds the sampling stream at every reset, so a reset session and a
     /// fresh one draw the same numbers.
     seed: u64,
+    /// The name code every fresh state carries: the player chosen at the
+    /// handshake, kept through every reset.
+    name_code: Option<u32>,
     /// `None` while a compute job holds it.
     state: Option<PolicyState>,
     /// Actions computed but not yet due: the reply to frame t carries the
@@ -25,16 +28,31 @@ pub struct ControlledPort {
 }
 
 impl ControlledPort {
-    pub fn new(port: u8, policy: Arc<dyn Policy>, seed: u64) -> ControlledPort {
-        let state = policy.initial_state(seed);
-        ControlledPort {
+    /// A port playing `policy` as `player` (from [`Policy::player_name`]).
+    pub fn new(
+        port: u8,
+        policy: Arc<dyn Policy>,
+        player: Option<&PlayerName>,
+        seed: u64,
+    ) -> ControlledPort {
+        let mut port = ControlledPort {
             port,
             policy,
             seed,
-            state: Some(state),
+            name_code: player.map(|p| p.code),
+            state: None,
             queue: VecDeque::new(),
             last_sent: ControllerState::NEUTRAL,
-        }
+        };
+        port.state = Some(port.fresh_state());
+        port
+    }
+
+    /// The policy's initial state, imitating this port's player.
+    fn fresh_state(&self) -> PolicyState {
+        let mut state = self.policy.initial_state(self.seed);
+        state.name_code = self.name_code;
+        state
     }
 
     /// Whether this port's policy resets on `cause`.
@@ -46,10 +64,10 @@ impl ControlledPort {
         }
     }
 
-    /// Back to the state of a fresh session: initial recurrent state, no
-    /// queued actions.
+    /// Back to the state of a fresh session: initial recurrent state (the
+    /// same player imitated), no queued actions.
     pub fn reset(&mut self) {
-        self.state = Some(self.policy.initial_state(self.seed));
+        self.state = Some(self.fresh_state());
         self.queue.clear();
     }
 

@@ -225,6 +225,13 @@ impl Session {
                 Ok(choice) => choice,
                 Err(message) => return Err((conn, Refusal::new(ErrorCode::UnknownModel, message))),
             };
+            let player = match policy.player_name(request.player_name.as_deref()) {
+                Ok(player) => player,
+                Err(message) => {
+                    let message = format!("port {}: {message}", request.port);
+                    return Err((conn, Refusal::new(ErrorCode::BadHandshake, message)));
+                }
+            };
             let info = policy.info();
             assignments.push(PortAssignment {
                 port: request.port,
@@ -236,11 +243,12 @@ impl Session {
                 reason,
                 reset_on_stock_loss: info.reset.stock_loss,
                 reset_on_new_match: info.reset.new_match,
-                player_name: None,
+                player_name: player.as_ref().map(|p| p.name.clone()),
             });
             ports.push(ControlledPort::new(
                 request.port,
                 policy.clone(),
+                player.as_ref(),
                 port_seed(shared.config.seed, request.port),
             ));
         }

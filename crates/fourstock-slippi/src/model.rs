@@ -162,16 +162,17 @@ impl SlippiModel {
         &self.head
     }
 
-    /// The embedded inputs of a batch, `(batch, input)`.
+    /// The embedded inputs of a batch, `(batch, input)`: one row per
+    /// (observation, previous controller, imitated player's name code), so
+    /// ports imitating different players share a batch.
     pub fn embed(
         &self,
-        rows: &[(Observation, ControllerClasses)],
-        name_code: Option<u32>,
+        rows: &[(Observation, ControllerClasses, Option<u32>)],
     ) -> candle_core::Result<Tensor> {
         let width = self.featurizer.size();
         let mut values = vec![0f32; rows.len() * width];
-        for ((obs, prev), out) in rows.iter().zip(values.chunks_mut(width)) {
-            self.featurizer.write(obs, prev, name_code, out);
+        for ((obs, prev, name_code), out) in rows.iter().zip(values.chunks_mut(width)) {
+            self.featurizer.write(obs, prev, *name_code, out);
         }
         Tensor::from_vec(values, (rows.len(), width), &Device::Cpu)
     }

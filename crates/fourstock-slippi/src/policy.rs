@@ -7,6 +7,11 @@
 //! imitated name code, the core advances once, and the head samples the 13
 //! components in order with the port's seeded RNG and the temperature.
 //!
+//! The imitated player is per port: each state carries its name code
+//! ([`PolicyState::name_code`]), the model's default unless the port chose
+//! another name from the checkpoint's name map ([`Policy::player_name`]),
+//! so ports imitating different players still step as one batch.
+//!
 //! A port's [`PolicyState`] tensors are, in order: the core's `c0, h0, c1,
 //! h1, ...` (each `(1, H)`), the previous sampled controller's 13 classes
 //! (`(1, 13)`, all 0 at first, slippi-ai's dummy controller) and the tech
@@ -18,7 +23,9 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use fourstock_policy::{Policy, PolicyError, PolicyInfo, PolicyState, ResetRule, StepRequest};
+use fourstock_policy::{
+    PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, ResetRule, StepRequest,
+};
 use fourstock_proto::ControllerState;
 use rand::SeedableRng;
 
@@ -36,10 +43,16 @@ pub const SLIPPI_RESET: ResetRule = ResetRule {
     new_match: true,
 };
 
+/// At most this many names are listed when a requested one is refused.
+const LISTED_NAMES: usize = 8;
+/// A requested name is quoted back cut to this many characters.
+const QUOTED_CHARS: usize = 40;
+
 pub struct SlippiPolicy {
     model: SlippiModel,
     info: PolicyInfo,
-    name_code: Option<u32>,
+    /// The player imitated when a port asks for none.
+    default_player: Option<PlayerName>,
     temperature: f32,
 }
 
@@ -59,12 +72,18 @@ impl SlippiPolicy {
             delay: config.delay,
             reset: SLIPPI_RESET,
         };
-        let name_code = config.name_code();
+        let default_player = config.player_name.as_ref().and_then(|name| {
+            let code = *config.name_map.get(name)?;
+            Some(PlayerName {
+                name: name.clone(),
+                code,
+            })
+        });
         let temperature = config.temperature;
         SlippiPolicy {
             model,
             info,
-            name_code,
+            default_player,
             temperature,
         }
     }
@@ -73,20 +92,47 @@ impl SlippiPolicy {
         &self.model
     }
 
-    /// Imitates another player name from the checkpoint's name map.
+    /// Imitates another player from the checkpoint's name map by default.
     pub fn set_player_name(&mut self, name: &str) -> Result<(), SlippiError> {
-        let code = self.model.config().name_map.get(name).ok_or_else(|| {
-            SlippiError::config(format!(
-                "player name {name:?} is not in the name map {:?}",
-                self.model.config().name_map.keys().collect::<Vec<_>>()
-            ))
-        })?;
-        self.name_code = Some(*code);
+        let player = self.named(name).map_err(SlippiError::config)?;
+        self.default_player = Some(player);
         Ok(())
     }
 
+    /// The default imitated player's name code: what a fresh state carries.
     pub fn name_code(&self) -> Option<u32> {
-        self.name_code
+        self.default_player.as_ref().map(|p| p.code)
+    }
+
+    /// A name of the checkpoint's name map, or a short refusal that names
+    /// the model and (some of) the names it offers.
+    fn named(&self, name: &str) -> Result<PlayerName, String> {
+        let names = &self.model.config().name_map;
+        if let Some(&code) = names.get(name) {
+            return Ok(PlayerName {
+                name: name.to_string(),
+                code,
+            });
+        }
+        let quoted: String = name.chars().take(QUOTED_CHARS).collect();
+        let cut = if quoted.len() < name.len() { "..." } else { "" };
+        let mut offered: Vec<String> = names
+            .keys()
+            .take(LISTED_NAMES)
+            .map(|n| format!("{:?}", n.chars().take(QUOTED_CHARS).collect::<String>()))
+            .collect();
+        if names.len() > LISTED_NAMES {
+            offered.push(format!("and {} more", names.len() - LISTED_NAMES));
+        }
+        let offered = if offered.is_empty() {
+            "no player names".to_string()
+        } else {
+            offered.join(", ")
+        };
+        Err(format!(
+            "model {:?} has no player {quoted:?}{cut}; it offers {offered}",
+            self.info.name
+        ))
     }
 
     pub fn set_temperature(&mut self, temperature: f32) -> Result<(), SlippiError> {
@@ -167,6 +213,14 @@ impl Policy for SlippiPolicy {
         PolicyState {
             tensors,
             rng: rand::rngs::StdRng::seed_from_u64(seed),
+            name_code: self.name_code(),
+        }
+    }
+
+    fn player_name(&self, requested: Option<&str>) -> Result<Option<PlayerName>, String> {
+        match requested {
+            None => Ok(self.default_player.clone()),
+            Some(name) => self.named(name).map(Some),
         }
     }
 
@@ -176,9 +230,12 @@ impl Policy for SlippiPolicy {
         }
         let rows = batch
             .iter_mut()
-            .map(|r| self.prepare(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let x = self.model.embed(&rows, self.name_code)?;
+            .map(|r| {
+                let (obs, prev) = self.prepare(r)?;
+                Ok((obs, prev, r.state.name_code))
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        let x = self.model.embed(&rows)?;
         let n = self.core_len();
         let state = (0..n)
             .map(|k| {
@@ -200,7 +257,7 @@ impl Policy for SlippiPolicy {
                 }
             }
         }
-        let prev: Vec<ControllerClasses> = rows.iter().map(|(_, p)| *p).collect();
+        let prev: Vec<ControllerClasses> = rows.iter().map(|(_, p, _)| *p).collect();
         let temperature = self.temperature;
         let head = {
             let mut rngs: Vec<&mut rand::rngs::StdRng> =

@@ -80,10 +80,7 @@ fn jax_demo_imports_bit_for_bit_and_serves() {
     let mut worst = common::MaxError::default();
     for (frame, gold) in frames.iter().zip(&golden) {
         let x = model
-            .embed(
-                &[(frame.observation(), frame.prev_action())],
-                policy.name_code(),
-            )
+            .embed(&[(frame.observation(), frame.prev_action(), policy.name_code())])
             .unwrap();
         let (out, next) = model.core().step(&x, &state).unwrap();
         state = next;

@@ -52,7 +52,7 @@ fn run_parity(parity: &Path, model_dir: &Path, steps: usize) -> Report {
         let target = common::classes(&gold.target_action_encoded);
 
         let x = model
-            .embed(&[(frame.observation(), prev)], Some(frame.name_code))
+            .embed(&[(frame.observation(), prev, Some(frame.name_code))])
             .unwrap();
         let (out, next) = core.step(&x, &state).unwrap();
         state = next;

@@ -181,7 +181,7 @@ fn serving_follows_slippi_ais_agent_loop() {
         let served = step_one(&policy, frame, &mut state);
         let mut obs = wire::observe(frame, ME).unwrap();
         obs.p1.action = mask.apply(obs.p1.action);
-        let x = model.embed(&[(obs, prev)], policy.name_code()).unwrap();
+        let x = model.embed(&[(obs, prev, policy.name_code())]).unwrap();
         let (out, next) = model.core().step(&x, &core_state).unwrap();
         core_state = next;
         let head = model
