@@ -295,7 +295,7 @@ impl SlippiConfig {
         )?;
         within("embed.max_names", self.embed.max_names, 1, MAX_NAMES)?;
         let spacing = |what: &str, v: u32, native: u32| {
-            if v == 0 || native % v != 0 {
+            if v == 0 || !native.is_multiple_of(v) {
                 Err(SlippiError::config(format!(
                     "{what} is {v}; it must divide {native}"
                 )))

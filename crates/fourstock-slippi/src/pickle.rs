@@ -1176,7 +1176,7 @@ fn obj_index(v: Value) -> usize {
 }
 
 fn pairs(items: &[Value]) -> Option<Vec<(Value, Value)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return None;
     }
     Some(items.chunks(2).map(|kv| (kv[0], kv[1])).collect())

@@ -159,7 +159,7 @@ pub fn train(
         report.losses.push(total);
         report.steps += 1;
         report.frames += window.steps * window.lanes;
-        if options.log_every > 0 && report.steps % options.log_every == 0 {
+        if options.log_every > 0 && report.steps.is_multiple_of(options.log_every) {
             let frames = (report.steps - since_log.1) * window.steps * window.lanes;
             let fps = frames as f64 / since_log.0.elapsed().as_secs_f64().max(1e-9);
             let recent = &report.losses[since_log.1..];
@@ -175,7 +175,7 @@ pub fn train(
             since_log = (Instant::now(), report.steps);
         }
         if let Some(out) = &options.out {
-            if options.checkpoint_every > 0 && report.steps % options.checkpoint_every == 0 {
+            if options.checkpoint_every > 0 && report.steps.is_multiple_of(options.checkpoint_every) {
                 model.save(out)?;
                 info!(
                     step = report.steps,
