@@ -19,6 +19,7 @@
 use candle_core::{bail, DType, Device, Storage, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
+use crate::activation;
 use crate::config::CellKind;
 use crate::kernel::{self, PackedWeights};
 
@@ -284,40 +285,25 @@ impl RecurrentCore {
             let mut h = values(&s[0])?;
             let gh = packed.w_hh.affine(&h, rows, packed.b_h.as_deref());
             let n = layer.hidden;
-            let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
             match self.cell {
                 CellKind::Lstm => {
                     let mut c = values(&s[1])?;
-                    for r in 0..rows {
-                        let at = r * 4 * n;
-                        let gate = |g: usize, j: usize| gi[at + g * n + j] + gh[at + g * n + j];
-                        for j in 0..n {
-                            let (i, f) = (sigmoid(gate(0, j)), sigmoid(gate(1, j)));
-                            let (g, o) = (gate(2, j).tanh(), sigmoid(gate(3, j)));
-                            let cell = &mut c[r * n + j];
-                            *cell = f * *cell + i * g;
-                            h[r * n + j] = o * cell.tanh();
-                        }
+                    let mut gates = gi;
+                    for (g, d) in gates.iter_mut().zip(&gh) {
+                        *g += d;
                     }
+                    lstm_cell_rows(&mut gates, &mut c, &mut h, n);
                     below = h.clone();
                     next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
                     next.push(Tensor::from_vec(c, (rows, n), &Device::Cpu)?);
                 }
                 CellKind::Gru => {
-                    for r in 0..rows {
-                        let at = r * 3 * n;
-                        for j in 0..n {
-                            let z_r = sigmoid(gi[at + j] + gh[at + j]);
-                            let z = sigmoid(gi[at + n + j] + gh[at + n + j]);
-                            let candidate = (gi[at + 2 * n + j] + z_r * gh[at + 2 * n + j]).tanh();
-                            let old = h[r * n + j];
-                            h[r * n + j] = candidate + z * (old - candidate);
-                        }
-                    }
+                    gru_cell_rows(&gi, &gh, &mut h, n);
                     below = h.clone();
                     next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
                 }
             }
+            gi = Vec::new();
         }
         Ok((next[next.len() - per].clone(), next))
     }
@@ -385,6 +371,62 @@ impl RecurrentCore {
             last.extend(s);
         }
         Ok((input, last))
+    }
+}
+
+/// The LSTM cell on rows laid end to end: `gates` holds each row's
+/// pre-activations `i, f, g, o` (4n values; used up), `c` and `h` each
+/// row's n values, updated in place: `c' = σ(f) c + σ(i) tanh(g)`,
+/// `h' = σ(o) tanh(c')`.
+pub fn lstm_cell_rows(gates: &mut [f32], c: &mut [f32], h: &mut [f32], n: usize) {
+    let rows = gates
+        .chunks_exact_mut(4 * n)
+        .zip(c.chunks_exact_mut(n))
+        .zip(h.chunks_exact_mut(n));
+    for ((g, c), h) in rows {
+        activation::sigmoid(&mut g[..2 * n]);
+        activation::tanh(&mut g[2 * n..3 * n]);
+        activation::sigmoid(&mut g[3 * n..]);
+        let (i, rest) = g.split_at(n);
+        let (f, rest) = rest.split_at(n);
+        let (g, o) = rest.split_at(n);
+        for (((c, f), i), g) in c.iter_mut().zip(f).zip(i).zip(g) {
+            *c = f * *c + i * g;
+        }
+        h.copy_from_slice(c);
+        activation::tanh(h);
+        for (h, o) in h.iter_mut().zip(o) {
+            *h *= o;
+        }
+    }
+}
+
+/// The GRU cell on rows laid end to end: `gi` and `gh` hold each row's
+/// input and hidden projections `r, z, n` (3n values), `h` each row's n
+/// values, updated in place: `n = tanh(gi_n + σ(r) gh_n)`,
+/// `h' = n + σ(z) (h - n)`.
+pub fn gru_cell_rows(gi: &[f32], gh: &[f32], h: &mut [f32], n: usize) {
+    let mut r = vec![0.0; n];
+    let mut z = vec![0.0; n];
+    let mut candidate = vec![0.0; n];
+    let rows = gi
+        .chunks_exact(3 * n)
+        .zip(gh.chunks_exact(3 * n))
+        .zip(h.chunks_exact_mut(n));
+    for ((gi, gh), h) in rows {
+        for j in 0..n {
+            r[j] = gi[j] + gh[j];
+            z[j] = gi[n + j] + gh[n + j];
+        }
+        activation::sigmoid(&mut r);
+        activation::sigmoid(&mut z);
+        for j in 0..n {
+            candidate[j] = gi[2 * n + j] + r[j] * gh[2 * n + j];
+        }
+        activation::tanh(&mut candidate);
+        for j in 0..n {
+            h[j] = candidate[j] + z[j] * (h[j] - candidate[j]);
+        }
     }
 }
 

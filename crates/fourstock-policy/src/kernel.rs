@@ -9,25 +9,62 @@
 //!
 //! [`PackedWeights`] stores `W` (`[in, out]`) as panels of [`TILE`]
 //! columns, each panel its `in` rows of `TILE` values end to end, so one
-//! panel is a single sequential stream. For a group of up to [`GROUP`]
-//! batch rows the kernel keeps the panel's outputs for every row in
-//! registers while it walks the panel once: each weight is read from
-//! memory once per group and used once per row. Inputs that are zero for
+//! panel is a single sequential stream. For a group of batch rows (4 with
+//! AVX2, 8 with AVX-512) the kernel keeps the panel's outputs for every row
+//! in registers while it walks the panel once; panels are the outer loop,
+//! so each weight comes from memory once per step and from cache for every
+//! further group. Inputs that are zero for
 //! every row of the group are skipped, so one-hot features read only the
 //! panel rows they pick.
 //!
-//! The x86-64 kernel (AVX2 and FMA) is chosen at run time; other CPUs take
-//! a plain loop. `tests/kernel.rs` proves both equal to candle's matmul.
+//! The x86-64 kernels (AVX-512, else AVX2 and FMA) are chosen at run
+//! time ([`Isa`]); other CPUs take a plain loop. `tests/kernel.rs` proves
+//! each one equal to candle's matmul.
 
 use candle_core::{Device, Tensor};
 
 /// Columns per panel: two 8-wide vectors.
 pub const TILE: usize = 16;
-/// Batch rows that share one walk over a panel.
-pub const GROUP: usize = 4;
 /// Batches of at most this many rows go through the packed kernel; larger
 /// ones through candle's matmul, which tiles for caches.
-pub const SMALL_BATCH: usize = 16;
+pub const SMALL_BATCH: usize = 64;
+
+/// The instruction sets the kernel is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// 16-wide registers; groups of 8 batch rows.
+    Avx512,
+    /// 8-wide registers with fused multiply-add; groups of 4 batch rows.
+    Avx2Fma,
+    /// A plain loop, one batch row at a time.
+    Portable,
+}
+
+impl Isa {
+    /// The instruction sets this CPU runs, best first.
+    pub fn available() -> Vec<Isa> {
+        let mut isas = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                isas.push(Isa::Avx2Fma);
+            }
+        }
+        isas.push(Isa::Portable);
+        isas
+    }
+
+    /// The best of [`Isa::available`], found once.
+    pub fn best() -> Isa {
+        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Isa::available()[0])
+    }
+}
 
 /// A weight matrix `[in, out]` in panels of [`TILE`] columns (the last one
 /// zero-padded).
@@ -70,8 +107,14 @@ impl PackedWeights {
 
     /// `x W + b` for `rows` rows of `x` laid end to end (`x.len()` is
     /// `rows * in`); `bias` has `out` values. Returns `rows * out` values,
-    /// row after row.
+    /// row after row. Runs on the best instruction set the CPU has.
     pub fn affine(&self, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
+        self.affine_on(Isa::best(), x, rows, bias)
+    }
+
+    /// [`PackedWeights::affine`] on a given instruction set, which must be
+    /// one of [`Isa::available`].
+    pub fn affine_on(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
         assert_eq!(
             x.len(),
             rows * self.input,
@@ -81,15 +124,16 @@ impl PackedWeights {
         if let Some(b) = bias {
             assert_eq!(b.len(), self.out, "bias is not [{}]", self.out);
         }
+        assert!(Isa::available().contains(&isa), "{isa:?} is not available");
         let mut y = vec![0.0; rows * self.out];
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has the features the kernel is compiled for.
-            unsafe { avx2::affine(self, x, rows, bias, &mut y) };
-            return y;
+        match isa {
+            // SAFETY: the CPU has the features each kernel is compiled for.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { avx512::affine(self, x, rows, bias, &mut y) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => unsafe { avx2::affine(self, x, rows, bias, &mut y) },
+            _ => self.affine_plain(x, rows, bias, &mut y),
         }
-        self.affine_plain(x, rows, bias, &mut y);
         y
     }
 
@@ -110,7 +154,7 @@ impl PackedWeights {
 
     /// The portable form of [`PackedWeights::affine`], also what the tests
     /// hold the vector kernel against.
-    pub fn affine_plain(&self, x: &[f32], rows: usize, bias: Option<&[f32]>, y: &mut [f32]) {
+    fn affine_plain(&self, x: &[f32], rows: usize, bias: Option<&[f32]>, y: &mut [f32]) {
         let (input, out) = (self.input, self.out);
         for r in 0..rows {
             let xr = &x[r * input..(r + 1) * input];
@@ -146,80 +190,146 @@ fn store(acc: &[f32; TILE], t: usize, r: usize, out: usize, bias: Option<&[f32]>
     }
 }
 
+/// The inputs that are non-zero for some row of a group of `N` batch rows
+/// starting at `r0` (`size` of them), each with the group's values side by
+/// side (zero past `size`): found once, used by every panel.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-
-    use super::{store, PackedWeights, GROUP, TILE};
-
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn affine(
-        p: &PackedWeights,
-        x: &[f32],
-        rows: usize,
-        bias: Option<&[f32]>,
-        y: &mut [f32],
-    ) {
-        let mut r = 0;
-        while rows - r >= GROUP {
-            group::<GROUP>(p, x, r, bias, y);
-            r += GROUP;
-        }
-        match rows - r {
-            3 => group::<3>(p, x, r, bias, y),
-            2 => group::<2>(p, x, r, bias, y),
-            1 => group::<1>(p, x, r, bias, y),
-            _ => {}
+fn active_inputs<const N: usize>(
+    x: &[f32],
+    input: usize,
+    r0: usize,
+    size: usize,
+) -> Vec<(usize, [f32; N])> {
+    let mut active = Vec::with_capacity(input);
+    for i in 0..input {
+        let v: [f32; N] = std::array::from_fn(|g| {
+            if g < size {
+                x[(r0 + g) * input + i]
+            } else {
+                0.0
+            }
+        });
+        if v.iter().any(|&v| v != 0.0) {
+            active.push((i, v));
         }
     }
-
-    /// Batch rows `r0..r0 + G` through every panel.
-    #[inline(always)]
-    unsafe fn group<const G: usize>(
-        p: &PackedWeights,
-        x: &[f32],
-        r0: usize,
-        bias: Option<&[f32]>,
-        y: &mut [f32],
-    ) {
-        let input = p.input;
-        // The inputs that are non-zero for some row of the group, with the
-        // group's values side by side: found once, used by every panel.
-        let mut active = Vec::with_capacity(input);
-        for i in 0..input {
-            let v: [f32; G] = std::array::from_fn(|g| x[(r0 + g) * input + i]);
-            if v.iter().any(|&v| v != 0.0) {
-                active.push((i, v));
-            }
-        }
-        for t in 0..p.out.div_ceil(TILE) {
-            let panel = &p.panels[t * input * TILE..(t + 1) * input * TILE];
-            let mut lo = [_mm256_setzero_ps(); G];
-            let mut hi = [_mm256_setzero_ps(); G];
-            for &(i, v) in &active {
-                let w = &panel[i * TILE..(i + 1) * TILE];
-                // SAFETY: `w` holds TILE = 16 values.
-                let (wl, wh) = unsafe {
-                    (
-                        _mm256_loadu_ps(w.as_ptr()),
-                        _mm256_loadu_ps(w.as_ptr().add(8)),
-                    )
-                };
-                for g in 0..G {
-                    let vb = _mm256_set1_ps(v[g]);
-                    lo[g] = _mm256_fmadd_ps(vb, wl, lo[g]);
-                    hi[g] = _mm256_fmadd_ps(vb, wh, hi[g]);
-                }
-            }
-            for g in 0..G {
-                let mut acc = [0.0f32; TILE];
-                // SAFETY: `acc` holds TILE = 16 values.
-                unsafe {
-                    _mm256_storeu_ps(acc.as_mut_ptr(), lo[g]);
-                    _mm256_storeu_ps(acc.as_mut_ptr().add(8), hi[g]);
-                }
-                store(&acc, t, r0 + g, p.out, bias, y);
-            }
-        }
-    }
+    active
 }
+
+/// Generates one SIMD kernel: `$group` batch rows share each walk over a
+/// panel, whose rows are `$lanes` / TILE registers wide. Panels are the
+/// outer loop, so a panel is fetched from memory once and then served from
+/// cache to every group of the batch.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_kernel {
+    ($name:ident, $feature:literal, $group:literal, $reg:ty, $per_tile:literal,
+     $zero:ident, $load:ident, $splat:ident, $fma:ident, $store_reg:ident) => {
+        mod $name {
+            use std::arch::x86_64::*;
+
+            use super::{active_inputs, store, PackedWeights, TILE};
+
+            pub const GROUP: usize = $group;
+            const WIDTH: usize = TILE / $per_tile;
+
+            #[target_feature(enable = $feature)]
+            pub unsafe fn affine(
+                p: &PackedWeights,
+                x: &[f32],
+                rows: usize,
+                bias: Option<&[f32]>,
+                y: &mut [f32],
+            ) {
+                let groups: Vec<(usize, usize, Vec<(usize, [f32; GROUP])>)> = (0..rows)
+                    .step_by(GROUP)
+                    .map(|r0| {
+                        let size = GROUP.min(rows - r0);
+                        (r0, size, active_inputs::<GROUP>(x, p.input, r0, size))
+                    })
+                    .collect();
+                for t in 0..p.out.div_ceil(TILE) {
+                    let panel = &p.panels[t * p.input * TILE..(t + 1) * p.input * TILE];
+                    for (r0, size, active) in &groups {
+                        let (r0, out) = (*r0, p.out);
+                        match *size {
+                            1 => tile::<1>(panel, active, t, r0, out, bias, y),
+                            2 => tile::<2>(panel, active, t, r0, out, bias, y),
+                            3 => tile::<3>(panel, active, t, r0, out, bias, y),
+                            4 => tile::<4>(panel, active, t, r0, out, bias, y),
+                            5 => tile::<5>(panel, active, t, r0, out, bias, y),
+                            6 => tile::<6>(panel, active, t, r0, out, bias, y),
+                            7 => tile::<7>(panel, active, t, r0, out, bias, y),
+                            _ => tile::<GROUP>(panel, active, t, r0, out, bias, y),
+                        }
+                    }
+                }
+            }
+
+            /// One panel for rows `r0..r0 + G`.
+            #[inline(always)]
+            unsafe fn tile<const G: usize>(
+                panel: &[f32],
+                active: &[(usize, [f32; GROUP])],
+                t: usize,
+                r0: usize,
+                out: usize,
+                bias: Option<&[f32]>,
+                y: &mut [f32],
+            ) {
+                let mut acc = [[$zero(); $per_tile]; G];
+                for &(i, v) in active {
+                    let w = &panel[i * TILE..(i + 1) * TILE];
+                    let mut wv = [$zero(); $per_tile];
+                    for (q, reg) in wv.iter_mut().enumerate() {
+                        // SAFETY: `w` holds TILE values, $per_tile registers.
+                        *reg = unsafe { $load(w.as_ptr().add(q * WIDTH)) };
+                    }
+                    for g in 0..G {
+                        let vb = $splat(v[g]);
+                        for q in 0..$per_tile {
+                            acc[g][q] = $fma(vb, wv[q], acc[g][q]);
+                        }
+                    }
+                }
+                for g in 0..G {
+                    let mut values = [0.0f32; TILE];
+                    for q in 0..$per_tile {
+                        // SAFETY: `values` holds TILE values.
+                        unsafe { $store_reg(values.as_mut_ptr().add(q * WIDTH), acc[g][q]) };
+                    }
+                    store(&values, t, r0 + g, out, bias, y);
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+simd_kernel!(
+    avx2,
+    "avx2,fma",
+    4,
+    __m256,
+    2,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps
+);
+
+// With 32 registers a group of 8 rows keeps its outputs in registers, so
+// each weight load feeds 8 multiply-adds.
+#[cfg(target_arch = "x86_64")]
+simd_kernel!(
+    avx512,
+    "avx512f",
+    8,
+    __m512,
+    1,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps
+);

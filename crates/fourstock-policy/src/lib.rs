@@ -6,13 +6,15 @@
 //! [`Policy`] trait, so that other families (slippi-ai's, a test's slow
 //! stand-in) can sit beside fourstock's own [`RecurrentPolicy`].
 //!
-//! Files: [`action`] (the controller action space), [`config`] (a model's
+//! Files: [`action`] (the controller action space), [`activation`]
+//! (vectorised sigmoid and tanh), [`config`] (a model's
 //! config.json), [`featurizer`] (game state to features), [`core`] (the
 //! LSTM/GRU stack), [`head`] (logits to a controller), [`kernel`] (the
 //! hand-written small-batch `x W + b`), [`checkpoint`] (safetensors in and
 //! out), [`recurrent`] (the three put together).
 
 pub mod action;
+pub mod activation;
 pub mod checkpoint;
 pub mod config;
 pub mod core;

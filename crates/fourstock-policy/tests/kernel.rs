@@ -1,10 +1,10 @@
 //! The hand-written packed kernel against candle's matmul: the same
 //! `x W + b` within 1e-5, for every batch size it serves, odd widths,
-//! zero and one-hot inputs, with and without a bias, through the vector
-//! kernel and the portable loop alike.
+//! zero and one-hot inputs, with and without a bias, on every instruction
+//! set this CPU has and the portable loop.
 
 use candle_core::{Device, Tensor};
-use fourstock_policy::kernel::{PackedWeights, SMALL_BATCH};
+use fourstock_policy::kernel::{Isa, PackedWeights, SMALL_BATCH};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -69,19 +69,19 @@ fn equals_candle_matmul_for_every_small_batch() {
         let b = values(&mut rng, out, 1.0);
         let packed = PackedWeights::new(&w, input, out);
         assert_eq!((packed.input(), packed.out()), (input, out));
-        for rows in (1..=9).chain([SMALL_BATCH, SMALL_BATCH + 1]) {
+        for rows in (1..=17).chain([SMALL_BATCH, SMALL_BATCH + 1]) {
             let x = features(&mut rng, rows * input);
-            let what = format!("{rows} x {input} -> {out}");
             let want = candle_affine(&x, rows, &w, Some(&b), out);
-            assert_close(&packed.affine(&x, rows, Some(&b)), &want, &what);
-            let mut plain = vec![0.0; rows * out];
-            packed.affine_plain(&x, rows, Some(&b), &mut plain);
-            assert_close(&plain, &want, &format!("{what}, portable loop"));
-            assert_close(
-                &packed.affine(&x, rows, None),
-                &candle_affine(&x, rows, &w, None, out),
-                &format!("{what} without bias"),
-            );
+            let want_unbiased = candle_affine(&x, rows, &w, None, out);
+            for isa in Isa::available() {
+                let what = format!("{isa:?}: {rows} x {input} -> {out}");
+                assert_close(&packed.affine_on(isa, &x, rows, Some(&b)), &want, &what);
+                assert_close(
+                    &packed.affine_on(isa, &x, rows, None),
+                    &want_unbiased,
+                    &format!("{what} without bias"),
+                );
+            }
         }
     }
 }
@@ -93,8 +93,12 @@ fn zero_inputs_give_the_bias_and_the_tensor_form_agrees() {
     let w = weights(&mut rng, input, out);
     let b = values(&mut rng, out, 1.0);
     let packed = PackedWeights::new(&w, input, out);
-    let zeros = vec![0.0; 5 * input];
-    assert_eq!(packed.affine(&zeros, 5, Some(&b)), [&b[..]; 5].concat());
+    let zeros = vec![0.0; 9 * input];
+    for isa in Isa::available() {
+        let y = packed.affine_on(isa, &zeros, 9, Some(&b));
+        assert_eq!(y, [&b[..]; 9].concat(), "{isa:?}");
+    }
+    assert_eq!(Isa::best(), Isa::available()[0]);
 
     let x = features(&mut rng, 3 * input);
     let xt = Tensor::from_slice(&x, (3, input), &Device::Cpu).unwrap();

@@ -12,6 +12,7 @@
 //! State: `2 * num_layers` tensors of shape `(batch, H)`, `c0, h0, c1, h1, ...`.
 
 use candle_core::{DType, Device, Tensor, D};
+use fourstock_policy::core::lstm_cell_rows;
 use fourstock_policy::kernel::{self, PackedWeights};
 
 use crate::config::CoreConfig;
@@ -83,29 +84,15 @@ impl LstmCell {
 
     /// [`LstmCell::step`] on `rows` rows end to end: `c` and `h` are
     /// updated in place.
-    pub fn step_rows(
-        &self,
-        x: &[f32],
-        c: &mut [f32],
-        h: &mut [f32],
-        rows: usize,
-    ) {
+    pub fn step_rows(&self, x: &[f32], c: &mut [f32], h: &mut [f32], rows: usize) {
         let n = self.hidden;
         let from_x = self.input_packed.affine(x, rows, None);
         let from_h = self.hidden_packed.affine(h, rows, Some(&self.bias_values));
-        let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
-        for r in 0..rows {
-            let gx = &from_x[r * 4 * n..(r + 1) * 4 * n];
-            let gh = &from_h[r * 4 * n..(r + 1) * 4 * n];
-            let gate = |k: usize, j: usize| gx[k * n + j] + gh[k * n + j];
-            for j in 0..n {
-                let (i, f) = (sigmoid(gate(0, j)), sigmoid(gate(1, j)));
-                let (g, o) = (gate(2, j).tanh(), sigmoid(gate(3, j)));
-                let cell = &mut c[r * n + j];
-                *cell = f * *cell + i * g;
-                h[r * n + j] = o * cell.tanh();
-            }
+        let mut gates = from_x;
+        for (g, d) in gates.iter_mut().zip(&from_h) {
+            *g += d;
         }
+        lstm_cell_rows(&mut gates, c, h, n);
     }
 }
 

@@ -10,6 +10,7 @@
 //! two forms compute the same formulas; `core.rs` tests them equal.
 
 use candle_core::{Tensor, D};
+use fourstock_policy::activation;
 use fourstock_policy::kernel::PackedWeights;
 
 use crate::config::{Activation, LayerNormKind};
@@ -160,21 +161,29 @@ impl ActivationFn {
         }
     }
 
-    /// The same function on one value.
-    pub fn apply(&self, x: f32) -> f32 {
+    /// The same function on every value of a slice, in place.
+    pub fn apply(&self, values: &mut [f32]) {
         match self.kind {
-            Activation::Relu => x.max(0.0),
-            Activation::Tanh => x.tanh(),
+            Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Tanh => activation::tanh(values),
             Activation::Gelu if self.gelu_approximate => {
                 #[allow(clippy::excessive_precision)]
                 const SQRT_2_OVER_PI: f32 = 0.797_884_560_802_865_4; // candle's
-                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+                let inner: Vec<f32> = values
+                    .iter()
+                    .map(|x| SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+                    .collect();
+                let mut t = inner;
+                activation::tanh(&mut t);
+                for (x, t) in values.iter_mut().zip(&t) {
+                    *x = 0.5 * *x * (1.0 + t);
+                }
             }
-            Activation::Gelu => {
-                (candle_core::cpu::erf::erf_f32(x * std::f32::consts::FRAC_1_SQRT_2) + 1.0)
+            Activation::Gelu => values.iter_mut().for_each(|x| {
+                *x = (candle_core::cpu::erf::erf_f32(*x * std::f32::consts::FRAC_1_SQRT_2) + 1.0)
                     * 0.5
-                    * x
-            }
+                    * *x
+            }),
         }
     }
 }
@@ -203,9 +212,7 @@ impl ResBlock {
         let mut y = x.to_vec();
         self.layer_norm.forward_rows(&mut y);
         let mut y = self.linear1.forward_rows(&y, rows);
-        for v in y.iter_mut() {
-            *v = self.activation.apply(*v);
-        }
+        self.activation.apply(&mut y);
         let y = self.linear2.forward_rows(&y, rows);
         for (v, d) in x.iter_mut().zip(&y) {
             *v += d;

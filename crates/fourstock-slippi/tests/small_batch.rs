@@ -104,7 +104,7 @@ fn the_core_rows_path_equals_the_tensor_path() {
         let core = model.core();
         let width = model.featurizer().size();
         let mut rng = StdRng::seed_from_u64(v as u64);
-        for rows in [1, 3] {
+        for rows in [1, 3, 9] {
             let mut by_rows = core.zero_state(rows, &Device::Cpu).unwrap();
             let mut by_tensors = by_rows.clone();
             for t in 0..30 {
@@ -130,7 +130,7 @@ fn the_head_rows_path_equals_the_tensor_path() {
         let model = model(config(layer_norm, activation, approx), 10 + v as u64);
         let hidden = model.core().hidden_size();
         let mut rng = StdRng::seed_from_u64(v as u64);
-        for rows in [1, 3] {
+        for rows in [1, 3, 9] {
             for t in 0..10 {
                 let out = Tensor::rand(-1f32, 1f32, (rows, hidden), &Device::Cpu).unwrap();
                 let prev: Vec<ControllerClasses> = (0..rows)
