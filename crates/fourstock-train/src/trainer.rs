@@ -175,7 +175,8 @@ pub fn train(
             since_log = (Instant::now(), report.steps);
         }
         if let Some(out) = &options.out {
-            if options.checkpoint_every > 0 && report.steps.is_multiple_of(options.checkpoint_every) {
+            if options.checkpoint_every > 0 && report.steps.is_multiple_of(options.checkpoint_every)
+            {
                 model.save(out)?;
                 info!(
                     step = report.steps,
