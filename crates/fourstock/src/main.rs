@@ -9,6 +9,7 @@ mod replay;
 mod serve;
 mod stream;
 mod train;
+mod wake_latency;
 
 use clap::{Parser, Subcommand};
 

@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use fourstock_server::{FallbackMode, ModelRegistry, ServerConfig};
 
+use crate::wake_latency::{WakeLatency, DEVICE};
+
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on. Loopback by default: the emulator runs beside it.
@@ -37,6 +39,13 @@ pub struct ServeArgs {
     /// Seed of every port's sampling stream (for sampling models).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Ask Linux to keep every idle CPU within this many microseconds of
+    /// waking while the daemon runs (PM QoS, /dev/cpu_dma_latency; 0 keeps
+    /// idle CPUs polling). Shortens paced round trips on VMs and laptops
+    /// at the price of idle cores spinning. Needs write access to the
+    /// device; without it the daemon warns and serves anyway.
+    #[arg(long)]
+    cpu_wake_latency_us: Option<u32>,
 }
 
 /// The models folder to use when none is given.
@@ -62,6 +71,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..defaults
     };
+    let _awake = args
+        .cpu_wake_latency_us
+        .and_then(|max_us| match WakeLatency::hold(max_us) {
+            Ok(held) => {
+                tracing::info!(max_us, "holding CPU wake-up latency through {DEVICE}");
+                Some(held)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot hold CPU wake-up latency through {DEVICE}: {e}; serving without"
+                );
+                None
+            }
+        });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("fourstock-io")
