@@ -3,6 +3,10 @@
 //! carry, frame by frame, what fourstock's own peppi path reads from the
 //! same file.
 //!
+//! The stage state is compared too: Randall from libmelee's own formula
+//! against fourstock's port of it, and Fountain of Dreams' platforms as
+//! each parser reads the replay's events.
+//!
 //! Needs `FOURSTOCK_PYTHON`, a Python with libmelee (`melee`) installed;
 //! .ci/run makes one in a virtual environment. Where libmelee and the .slp
 //! events legitimately differ, the field is left out of the comparison and
@@ -144,6 +148,25 @@ fn compare(melee: &Frame, peppi: &Frame) -> Result<(), String> {
     // libmelee's stage table here covers the legal stages only.
     if melee.stage != 0 && melee.stage != peppi.stage {
         return Err(format!("stage {} vs {}", melee.stage, peppi.stage));
+    }
+    // Randall: libmelee's formula against fourstock's port of it; the
+    // platforms: libmelee's and peppi's reading of the same events.
+    let (m, p) = (&melee.stage_state, &peppi.stage_state);
+    let stage_checks = [
+        ("randall x", m.randall[0], p.randall[0]),
+        ("randall y", m.randall[1], p.randall[1]),
+        ("fod_platforms left", m.fod_platforms[0], p.fod_platforms[0]),
+        (
+            "fod_platforms right",
+            m.fod_platforms[1],
+            p.fod_platforms[1],
+        ),
+    ];
+    for (field, a, b) in stage_checks {
+        // Both round the same f64 (or carry the same f32): exactly equal.
+        if a != b {
+            return Err(format!("stage_state {field}: libmelee {a} vs peppi {b}"));
+        }
     }
     for p in peppi.players.iter().filter(|p| !p.follower) {
         let Some(m) = melee.player(p.port) else {

@@ -14,13 +14,17 @@ Two modes::
     python3 proto/python/fourstock_bridge.py play \\
         --dolphin /path/to/slippi-dolphin --iso /path/to/melee.iso \\
         --port 1 --character FOX --stage BATTLEFIELD [--opponent-port 2] \\
-        [--daemon 127.0.0.1:4848] [--model NAME]
+        [--daemon 127.0.0.1:4848] [--model NAME] [--player-name NAME]
 
     # Replay: libmelee reads a .slp file as its console; every in-game frame
     # goes to the daemon, and optionally the exact bytes sent are written as
     # JSON lines ({"frame": N, "payload": HEX}) for cross-checks.
     python3 proto/python/fourstock_bridge.py replay FILE.slp --port 1 \\
         [--daemon 127.0.0.1:4848] [--dump frames.jsonl]
+
+``--player-name`` asks a slippi-ai model to imitate that player (a name of
+its checkpoint's name map); the daemon refuses a name the model does not
+offer.
 
 Needs libmelee (``pip install melee==0.47.6``); the wire codec itself needs
 nothing but the standard library.
@@ -39,6 +43,12 @@ Where libmelee and the .slp events (read by fourstock through peppi) differ:
   converts to the protocol's external character ids and Slippi stage ids.
   Stages off the competitive list have no conversion table here and are
   sent as stage 0.
+- Stage state: Randall's midpoint on Yoshi's Story comes from libmelee's
+  ``melee.stages.randall_position(gamestate.frame)``, the formula fourstock's
+  replay reader ports; Fountain of Dreams' heights from
+  ``gamestate.fod_platforms``, which libmelee updates from the same platform
+  events peppi reads (Slippi 3.18 and later; zeros before, when libmelee
+  has none). Zeros on every other stage, as slippi-ai records them.
 """
 
 import argparse
@@ -133,6 +143,18 @@ def stage_from_libmelee(stage) -> int:
     return wire.SLIPPI_STAGE_BY_LIBMELEE.get(stage.value, 0) if stage is not None else 0
 
 
+def stage_state_from_gamestate(gamestate) -> wire.StageState:
+    """Randall on Yoshi's Story, the platform heights on Fountain of Dreams,
+    zeros elsewhere (and on Fountain of Dreams before Slippi 3.18)."""
+    if gamestate.stage is melee.Stage.YOSHIS_STORY:
+        height, left, right = melee.stages.randall_position(int(gamestate.frame))
+        return wire.StageState(randall=((left + right) / 2, height))
+    fod = gamestate.fod_platforms
+    if gamestate.stage is melee.Stage.FOUNTAIN_OF_DREAMS and fod is not None:
+        return wire.StageState(fod_platforms=(float(fod.left), float(fod.right)))
+    return wire.StageState()
+
+
 def frame_from_gamestate(gamestate) -> wire.Frame:
     """A libmelee ``GameState`` as a protocol ``Frame``, Nana included."""
     players = []
@@ -142,7 +164,7 @@ def frame_from_gamestate(gamestate) -> wire.Frame:
         if p.nana is not None:
             players.append(player_from_libmelee(port, p.nana, follower=True))
     return wire.Frame(frame=int(gamestate.frame), stage=stage_from_libmelee(gamestate.stage),
-                      players=players)
+                      stage_state=stage_state_from_gamestate(gamestate), players=players)
 
 
 def apply_output(controller, output: wire.ControllerState) -> None:
@@ -202,7 +224,7 @@ def replay(args) -> int:
             frame = frame_from_gamestate(gamestate)
             if client is None:
                 client = _connect(args.daemon)
-                requests = [wire.PortRequest(p.port, p.character, args.model)
+                requests = [wire.PortRequest(p.port, p.character, args.model, args.player_name)
                             for p in frame.players if p.port in args.port and not p.follower]
                 client.hello(requests)
                 client.match_start(*_match_start(gamestate).__dict__.values())
@@ -247,7 +269,8 @@ def play(args) -> int:  # pragma: no cover - needs Slippi Dolphin and an ISO
             if client is None:
                 client = _connect(args.daemon)
                 me = frame.player(args.port[0])
-                client.hello([wire.PortRequest(args.port[0], me.character, args.model)])
+                client.hello([wire.PortRequest(args.port[0], me.character, args.model,
+                                               args.player_name)])
             if not in_match:
                 client.match_start(*_match_start(gamestate).__dict__.values())
                 in_match = True
@@ -269,6 +292,8 @@ def main(argv=None) -> int:
     common.add_argument("--port", type=int, action="append", required=True,
                         help="a port the daemon plays (1..4); repeat for more")
     common.add_argument("--model", default=None, help="ask the daemon for this model")
+    common.add_argument("--player-name", default=None,
+                        help="the player a slippi-ai model imitates (a name of its name map)")
     r = sub.add_parser("replay", parents=[common], help="stream a .slp read by libmelee")
     r.add_argument("file")
     r.add_argument("--dump", help="write the bytes of every frame sent as JSON lines")
