@@ -146,7 +146,7 @@ fn load_games(args: &BenchArgs) -> anyhow::Result<Vec<Game>> {
             continue;
         };
         if replay.messages.len() < 600
-            || port_requests(&replay.messages, &args.ports, None).is_err()
+            || port_requests(&replay.messages, &args.ports, None, None).is_err()
         {
             continue;
         }
@@ -308,7 +308,8 @@ async fn session(
 ) -> anyhow::Result<SessionResult> {
     tokio::time::sleep(offset).await;
     let mut link = DaemonLink::connect(addr).await?;
-    link.hello(port_requests(&game, &ports, None)?).await?;
+    link.hello(port_requests(&game, &ports, None, None)?)
+        .await?;
     let mut result = SessionResult {
         frames: 0,
         late: 0,

@@ -26,6 +26,10 @@ pub struct ReplayArgs {
     /// Ask for this model instead of the daemon's choice.
     #[arg(long)]
     model: Option<String>,
+    /// The player a slippi-ai model imitates on every controlled port: a
+    /// name of its checkpoint's name map (default: the model's own).
+    #[arg(long)]
+    player_name: Option<String>,
     /// Send the next frame as soon as the reply arrives, not at 60 fps.
     #[arg(long)]
     fast: bool,
@@ -49,6 +53,8 @@ struct GameSummary {
     round_trip_us_p99: u64,
     round_trip_us_max: u64,
     models: Vec<String>,
+    /// The player each port's model imitates, if it imitates one.
+    player_names: Vec<Option<String>>,
 }
 
 #[derive(Serialize)]
@@ -83,7 +89,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         }
         let result: anyhow::Result<GameSummary> = runtime.block_on(async {
             let replay = fourstock_replay::read_replay(path)?;
-            let ports = port_requests(&replay.messages, &args.ports, args.model.as_deref())?;
+            let ports = port_requests(
+                &replay.messages,
+                &args.ports,
+                args.model.as_deref(),
+                args.player_name.as_deref(),
+            )?;
             let report = stream_game(args.connect, &replay.messages, ports, pacing, out.is_some())
                 .await
                 .with_context(|| format!("streaming {name}"))?;
@@ -117,13 +128,19 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|p| p.model.clone())
                     .collect(),
+                player_names: report
+                    .welcome
+                    .ports
+                    .iter()
+                    .map(|p| p.player_name.clone())
+                    .collect(),
             })
         });
         match result {
             Ok(summary) if args.json => println!("{}", serde_json::to_string(&summary)?),
             Ok(s) => println!(
                 "{}: {} frames, resets {} (expected {}), late {}, {:.0} frames/s, \
-                 round trip p50 {} us p99 {} us max {} us, models {:?}",
+                 round trip p50 {} us p99 {} us max {} us, models {:?}, players {:?}",
                 s.file,
                 s.frames,
                 s.resets_reported,
@@ -133,7 +150,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 s.round_trip_us_p50,
                 s.round_trip_us_p99,
                 s.round_trip_us_max,
-                s.models
+                s.models,
+                s.player_names
             ),
             Err(e) => {
                 failed += 1;

@@ -100,11 +100,13 @@ impl DaemonLink {
 }
 
 /// The ports to control and their characters, from a game's MatchStart;
-/// every player's port when `ports` is empty.
+/// every player's port when `ports` is empty. Each asks for `model` and
+/// `player_name` (`None`: the daemon's choice, the model's default).
 pub fn port_requests(
     messages: &[ClientMessage],
     ports: &[u8],
     model: Option<&str>,
+    player_name: Option<&str>,
 ) -> anyhow::Result<Vec<PortRequest>> {
     let Some(ClientMessage::MatchStart(start)) = messages.first() else {
         bail!("the game does not begin with a MatchStart");
@@ -123,7 +125,7 @@ pub fn port_requests(
                 port,
                 character: player.character,
                 model: model.map(str::to_string),
-                player_name: None,
+                player_name: player_name.map(str::to_string),
             })
         })
         .collect()

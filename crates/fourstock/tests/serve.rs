@@ -166,6 +166,8 @@ fn an_imported_slippi_ai_checkpoint_serves_a_replay_end_to_end() {
             "replay".as_ref(),
             "--fast".as_ref(),
             "--json".as_ref(),
+            "--player-name".as_ref(),
+            "Diamond Player".as_ref(),
             "--connect".as_ref(),
             addr.to_string().as_ref(),
             replay.as_os_str(),
@@ -185,7 +187,27 @@ fn an_imported_slippi_ai_checkpoint_serves_a_replay_end_to_end() {
         "one reply per frame"
     );
     assert_eq!(summary["models"][0], "phillip-demo");
+    assert_eq!(summary["player_names"][0], "Diamond Player");
     // slippi-ai resets at a new match only, never at stock loss.
     assert_eq!(summary["resets_reported"].as_u64(), Some(1));
+
+    // A player the checkpoint does not know is refused at the handshake.
+    let refused = fourstock(
+        &[
+            "replay".as_ref(),
+            "--fast".as_ref(),
+            "--player-name".as_ref(),
+            "Nobody".as_ref(),
+            "--connect".as_ref(),
+            addr.to_string().as_ref(),
+            replay.as_os_str(),
+        ],
+        Duration::from_secs(60),
+    );
+    let out = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{out}");
+    for needle in ["BadHandshake", "Nobody", "Diamond Player"] {
+        assert!(out.contains(needle), "{needle:?} in {out}");
+    }
     let _ = std::fs::remove_dir_all(&models);
 }
