@@ -327,12 +327,12 @@ class PortAssignment:
 
     port: int
     model: str
-    cell: str               # "lstm" or "gru"
+    cell: str               # "lstm", "gru", or another family's core ("tx_like")
     input_size: int
     hidden_sizes: List[int]
     delay: int              # reply to frame t carries the action computed at t - delay
     reason: str
-    reset_on_stock_loss: bool = True   # the port's state resets when its leader loses a stock
+    reset_on_stock_loss: bool = True   # the port's state resets when any leader loses a stock
     reset_on_new_match: bool = True    # ... and when a new match begins
     player_name: Optional[str] = None  # the player imitated; None for models without names
 

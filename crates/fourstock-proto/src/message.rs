@@ -74,7 +74,7 @@ pub struct PortAssignment {
     pub port: u8,
     /// Model name, as in `models/NAME/`.
     pub model: String,
-    /// Recurrent cell: `"lstm"` or `"gru"`.
+    /// Recurrent cell: `"lstm"` or `"gru"`, or `"tx_like"` for a slippi-ai model.
     pub cell: String,
     /// Width of the feature vector the model reads.
     pub input_size: u32,
@@ -84,7 +84,7 @@ pub struct PortAssignment {
     pub delay: u32,
     /// Why this model was chosen, for people reading logs.
     pub reason: String,
-    /// The port's state is reset when its leader loses a stock.
+    /// The port's state is reset when any player (a leader) loses a stock.
     pub reset_on_stock_loss: bool,
     /// The port's state is reset when a new match begins.
     pub reset_on_new_match: bool,
