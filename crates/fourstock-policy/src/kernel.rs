@@ -8,14 +8,15 @@
 //! project's models a batch of 4 costs it 4 to 5 times a batch of 1.
 //!
 //! [`PackedWeights`] stores `W` (`[in, out]`) as panels of [`TILE`]
-//! columns, each panel its `in` rows of `TILE` values end to end, so one
-//! panel is a single sequential stream. For a group of batch rows (4 with
-//! AVX2, 8 with AVX-512) the kernel keeps the panel's outputs for every row
-//! in registers while it walks the panel once; panels are the outer loop,
-//! so each weight comes from memory once per step and from cache for every
-//! further group. Inputs that are zero for
-//! every row of the group are skipped, so one-hot features read only the
-//! panel rows they pick.
+//! columns, each panel its `in` rows of `TILE` values end to end, so the
+//! whole matrix is one sequential stream. For a group of batch rows (4
+//! with AVX2, 8 with AVX-512) the kernel keeps the panel's outputs for
+//! every row in registers while it walks the panel once; panels are the
+//! outer loop, so each weight comes from memory once per step and from
+//! cache for every further group. Inputs that are zero for every row of
+//! the group are skipped, so one-hot features read only the panel rows
+//! they pick. A batch of one reads its input row directly and spreads it
+//! over four partial sums, to keep four multiply-adds in flight.
 //!
 //! The x86-64 kernels (AVX-512, else AVX2 and FMA) are chosen at run
 //! time ([`Isa`]); other CPUs take a plain loop. `tests/kernel.rs` proves
@@ -23,10 +24,11 @@
 
 use candle_core::{Device, Tensor};
 
-/// Columns per panel: two 8-wide vectors.
+/// Columns per panel: one 16-wide or two 8-wide registers.
 pub const TILE: usize = 16;
 /// Batches of at most this many rows go through the packed kernel; larger
-/// ones through candle's matmul, which tiles for caches.
+/// ones through candle's matmul. Up to here the kernel was measured faster
+/// (BENCHMARKS.md); beyond, cache blocking over the input would matter.
 pub const SMALL_BATCH: usize = 64;
 
 /// The instruction sets the kernel is built for.
@@ -164,7 +166,7 @@ impl PackedWeights {
                 for (&v, w) in xr.iter().zip(panel.chunks_exact(TILE)) {
                     if v != 0.0 {
                         for (a, &w) in acc.iter_mut().zip(w) {
-                            *a = v.mul_add(w, *a);
+                            *a += v * w;
                         }
                     }
                 }
@@ -190,30 +192,21 @@ fn store(acc: &[f32; TILE], t: usize, r: usize, out: usize, bias: Option<&[f32]>
     }
 }
 
-/// The inputs that are non-zero for some row of a group of `N` batch rows
-/// starting at `r0` (`size` of them), each with the group's values side by
-/// side (zero past `size`): found once, used by every panel.
+/// A group of `size` batch rows starting at `r0`, transposed: for every
+/// input, the group's `N` values side by side (zero past `size`).
 #[cfg(target_arch = "x86_64")]
-fn active_inputs<const N: usize>(
-    x: &[f32],
-    input: usize,
-    r0: usize,
-    size: usize,
-) -> Vec<(usize, [f32; N])> {
-    let mut active = Vec::with_capacity(input);
-    for i in 0..input {
-        let v: [f32; N] = std::array::from_fn(|g| {
-            if g < size {
-                x[(r0 + g) * input + i]
-            } else {
-                0.0
-            }
-        });
-        if v.iter().any(|&v| v != 0.0) {
-            active.push((i, v));
-        }
-    }
-    active
+fn transposed<const N: usize>(x: &[f32], input: usize, r0: usize, size: usize) -> Vec<[f32; N]> {
+    (0..input)
+        .map(|i| {
+            std::array::from_fn(|g| {
+                if g < size {
+                    x[(r0 + g) * input + i]
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect()
 }
 
 /// Generates one SIMD kernel: `$group` batch rows share each walk over a
@@ -223,11 +216,11 @@ fn active_inputs<const N: usize>(
 #[cfg(target_arch = "x86_64")]
 macro_rules! simd_kernel {
     ($name:ident, $feature:literal, $group:literal, $reg:ty, $per_tile:literal,
-     $zero:ident, $load:ident, $splat:ident, $fma:ident, $store_reg:ident) => {
+     $zero:ident, $load:ident, $splat:ident, $fma:ident, $add:ident, $store_reg:ident) => {
         mod $name {
             use std::arch::x86_64::*;
 
-            use super::{active_inputs, store, PackedWeights, TILE};
+            use super::{store, transposed, PackedWeights, TILE};
 
             pub const GROUP: usize = $group;
             const WIDTH: usize = TILE / $per_tile;
@@ -240,64 +233,124 @@ macro_rules! simd_kernel {
                 bias: Option<&[f32]>,
                 y: &mut [f32],
             ) {
-                let groups: Vec<(usize, usize, Vec<(usize, [f32; GROUP])>)> = (0..rows)
+                if rows == 1 {
+                    return row(p, x, bias, y);
+                }
+                let groups: Vec<(usize, usize, Vec<[f32; GROUP]>)> = (0..rows)
                     .step_by(GROUP)
                     .map(|r0| {
                         let size = GROUP.min(rows - r0);
-                        (r0, size, active_inputs::<GROUP>(x, p.input, r0, size))
+                        (r0, size, transposed::<GROUP>(x, p.input, r0, size))
                     })
                     .collect();
                 for t in 0..p.out.div_ceil(TILE) {
                     let panel = &p.panels[t * p.input * TILE..(t + 1) * p.input * TILE];
-                    for (r0, size, active) in &groups {
+                    for (r0, size, values) in &groups {
                         let (r0, out) = (*r0, p.out);
                         match *size {
-                            1 => tile::<1>(panel, active, t, r0, out, bias, y),
-                            2 => tile::<2>(panel, active, t, r0, out, bias, y),
-                            3 => tile::<3>(panel, active, t, r0, out, bias, y),
-                            4 => tile::<4>(panel, active, t, r0, out, bias, y),
-                            5 => tile::<5>(panel, active, t, r0, out, bias, y),
-                            6 => tile::<6>(panel, active, t, r0, out, bias, y),
-                            7 => tile::<7>(panel, active, t, r0, out, bias, y),
-                            _ => tile::<GROUP>(panel, active, t, r0, out, bias, y),
+                            1 => tile::<1, 4>(panel, values, t, r0, out, bias, y),
+                            2 => tile::<2, 2>(panel, values, t, r0, out, bias, y),
+                            3 => tile::<3, 2>(panel, values, t, r0, out, bias, y),
+                            4 => tile::<4, 1>(panel, values, t, r0, out, bias, y),
+                            5 => tile::<5, 1>(panel, values, t, r0, out, bias, y),
+                            6 => tile::<6, 1>(panel, values, t, r0, out, bias, y),
+                            7 => tile::<7, 1>(panel, values, t, r0, out, bias, y),
+                            _ => tile::<GROUP, 1>(panel, values, t, r0, out, bias, y),
                         }
                     }
                 }
             }
 
-            /// One panel for rows `r0..r0 + G`.
+            /// A batch of one: the input row read directly (zeros skipped),
+            /// four partial sums per panel so that four multiply-adds are
+            /// in flight.
             #[inline(always)]
-            unsafe fn tile<const G: usize>(
+            unsafe fn row(p: &PackedWeights, x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+                let input = p.input;
+                for t in 0..p.out.div_ceil(TILE) {
+                    let panel = &p.panels[t * input * TILE..(t + 1) * input * TILE];
+                    let mut acc = [[$zero(); $per_tile]; 4];
+                    for (i, &v) in x.iter().enumerate() {
+                        if v == 0.0 {
+                            continue;
+                        }
+                        let w = panel[i * TILE..].as_ptr();
+                        let vb = $splat(v);
+                        let u = i % 4;
+                        for q in 0..$per_tile {
+                            // SAFETY: row i of the panel holds TILE values.
+                            let wq = unsafe { $load(w.add(q * WIDTH)) };
+                            acc[u][q] = $fma(vb, wq, acc[u][q]);
+                        }
+                    }
+                    let mut values = [0.0f32; TILE];
+                    for q in 0..$per_tile {
+                        let sum = $add($add(acc[0][q], acc[1][q]), $add(acc[2][q], acc[3][q]));
+                        // SAFETY: `values` holds TILE values.
+                        unsafe { $store_reg(values.as_mut_ptr().add(q * WIDTH), sum) };
+                    }
+                    store(&values, t, 0, p.out, bias, y);
+                }
+            }
+
+            /// One panel for rows `r0..r0 + G`, with `U` partial sums per
+            /// row: a multiply-add waits for the one before it on the same
+            /// register, so a group of fewer than 4 rows spreads its inputs
+            /// over several registers to keep 4 or more in flight.
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn tile<const G: usize, const U: usize>(
                 panel: &[f32],
-                active: &[(usize, [f32; GROUP])],
+                values: &[[f32; GROUP]],
                 t: usize,
                 r0: usize,
                 out: usize,
                 bias: Option<&[f32]>,
                 y: &mut [f32],
             ) {
-                let mut acc = [[$zero(); $per_tile]; G];
-                for &(i, v) in active {
-                    let w = &panel[i * TILE..(i + 1) * TILE];
-                    let mut wv = [$zero(); $per_tile];
-                    for (q, reg) in wv.iter_mut().enumerate() {
-                        // SAFETY: `w` holds TILE values, $per_tile registers.
-                        *reg = unsafe { $load(w.as_ptr().add(q * WIDTH)) };
+                let mut acc = [[[$zero(); $per_tile]; U]; G];
+                for (i, v) in values.iter().enumerate() {
+                    if v.iter().all(|&v| v == 0.0) {
+                        continue;
                     }
-                    for g in 0..G {
-                        let vb = $splat(v[g]);
-                        for q in 0..$per_tile {
-                            acc[g][q] = $fma(vb, wv[q], acc[g][q]);
-                        }
-                    }
+                    madd::<G, U>(panel, i, v, &mut acc, i % U);
                 }
                 for g in 0..G {
+                    let mut sum = acc[g][0];
+                    for u in 1..U {
+                        for q in 0..$per_tile {
+                            sum[q] = $add(sum[q], acc[g][u][q]);
+                        }
+                    }
                     let mut values = [0.0f32; TILE];
                     for q in 0..$per_tile {
                         // SAFETY: `values` holds TILE values.
-                        unsafe { $store_reg(values.as_mut_ptr().add(q * WIDTH), acc[g][q]) };
+                        unsafe { $store_reg(values.as_mut_ptr().add(q * WIDTH), sum[q]) };
                     }
                     store(&values, t, r0 + g, out, bias, y);
+                }
+            }
+
+            /// `acc[g][u] += v[g] * w[i]` for one input.
+            #[inline(always)]
+            unsafe fn madd<const G: usize, const U: usize>(
+                panel: &[f32],
+                i: usize,
+                v: &[f32; GROUP],
+                acc: &mut [[[$reg; $per_tile]; U]; G],
+                u: usize,
+            ) {
+                let w = panel[i * TILE..].as_ptr();
+                let mut wv = [$zero(); $per_tile];
+                for (q, reg) in wv.iter_mut().enumerate() {
+                    // SAFETY: row i of the panel holds TILE values.
+                    *reg = unsafe { $load(w.add(q * WIDTH)) };
+                }
+                for g in 0..G {
+                    let vb = $splat(v[g]);
+                    for q in 0..$per_tile {
+                        acc[g][u][q] = $fma(vb, wv[q], acc[g][u][q]);
+                    }
                 }
             }
         }
@@ -315,6 +368,7 @@ simd_kernel!(
     _mm256_loadu_ps,
     _mm256_set1_ps,
     _mm256_fmadd_ps,
+    _mm256_add_ps,
     _mm256_storeu_ps
 );
 
@@ -331,5 +385,6 @@ simd_kernel!(
     _mm512_loadu_ps,
     _mm512_set1_ps,
     _mm512_fmadd_ps,
+    _mm512_add_ps,
     _mm512_storeu_ps
 );
