@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use fourstock_policy::{
     CellKind, FeatureConfig, Policy, PolicyConfig, RecurrentPolicy, StepRequest,
 };
-use fourstock_proto::{Frame, PlayerFrame};
+use fourstock_proto::{Frame, PlayerFrame, StageState};
 
 fn player(port: u8, character: u8) -> PlayerFrame {
     PlayerFrame {
@@ -48,6 +48,7 @@ fn step(c: &mut Criterion) {
     let frame = Frame {
         frame: 100,
         stage: 31,
+        stage_state: StageState::NONE,
         players: vec![player(1, 20), player(2, 2)],
     };
     let models = [

@@ -1,56 +1,20 @@
 //! A full serving step (featurize + core + sampled head) at slippi-ai's
-//! practical size: tx_like 3 x 512 LSTM (ffw multiplier 2), autoregressive
-//! head with residual 128 and component depth 2, about 10.5 M parameters,
-//! random weights written in the imported format and loaded back; at batch
-//! 1 and 64.
+//! practical size ([`fourstock_slippi::timing`]: tx_like 3 x 512, about
+//! 10.5 M parameters), random weights written in the imported format and
+//! loaded back; at batch 1, 16 and 64.
+//!
+//! The parts group times the core and the head apart, the core through
+//! the small-batch path and through candle's ops, and the read floor: one
+//! pass over as many bytes as the model has weights.
 //!
 //! `cargo bench -p fourstock-slippi --bench step`. candle runs
 //! single-threaded (RAYON_NUM_THREADS=1) unless the environment says
 //! otherwise, as in the daemon.
 
-use std::collections::BTreeMap;
-
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fourstock_policy::{Policy, PolicyState, StepRequest};
-use fourstock_proto::{Frame, PlayerFrame};
-use fourstock_slippi::config::{
-    Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, FAMILY,
-};
-use fourstock_slippi::{weights, SlippiConfig, SlippiModel, SlippiPolicy};
-
-fn config() -> SlippiConfig {
-    SlippiConfig {
-        family: FAMILY.into(),
-        name: "timing".into(),
-        description: "random weights for timing".into(),
-        core: CoreConfig {
-            hidden_size: 512,
-            num_layers: 3,
-            ffw_multiplier: 2,
-            activation: Activation::Gelu,
-            gelu_approximate: true,
-            layer_norm: LayerNormKind::Nnx,
-        },
-        head: HeadConfig {
-            residual_size: 128,
-            component_depth: 2,
-        },
-        embed: EmbedConfig {
-            xy_scale: 0.05,
-            shield_scale: 0.01,
-            with_randall: true,
-            with_fod: true,
-            axis_spacing: 4,
-            shoulder_spacing: 4,
-            max_names: 16,
-        },
-        delay: 0,
-        tech_mask: true,
-        name_map: BTreeMap::from([("Player".to_string(), 0)]),
-        player_name: Some("Player".into()),
-        temperature: 1.0,
-    }
-}
+use fourstock_proto::{Frame, PlayerFrame, StageState};
+use fourstock_slippi::{timing, SlippiPolicy};
 
 fn frame(t: i32) -> Frame {
     let player = |port: u8, x: f32| PlayerFrame {
@@ -66,6 +30,7 @@ fn frame(t: i32) -> Frame {
     Frame {
         frame: t - 123,
         stage: 31,
+        stage_state: StageState::NONE,
         players: vec![player(1, -40.0 + (t % 80) as f32), player(2, 40.0)],
     }
 }
@@ -74,15 +39,13 @@ fn step(c: &mut Criterion) {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         std::env::set_var("RAYON_NUM_THREADS", "1");
     }
-    let config = config();
-    let tensors = weights::random_tensors(&config, 0);
     let dir = std::env::temp_dir().join(format!("fourstock-slippi-bench-{}", std::process::id()));
-    SlippiModel::write_dir(&dir, &config, &tensors).expect("writing the model");
+    let parameters = timing::write_practical_model(&dir, "timing", 0).expect("writing the model");
     let policy = SlippiPolicy::load(&dir).expect("loading the model");
     let _ = std::fs::remove_dir_all(&dir);
     let frames: Vec<Frame> = (0..600).map(frame).collect();
     let mut group = c.benchmark_group("slippi-ai tx_like 3x512 step");
-    for batch in [1usize, 64] {
+    for batch in [1usize, 16, 64] {
         let mut states: Vec<PolicyState> =
             (0..batch).map(|i| policy.initial_state(i as u64)).collect();
         let mut t = 0;
@@ -103,6 +66,58 @@ fn step(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The step's two halves, to show where the time goes.
+    let model = policy.model();
+    let core = model.core();
+    let mut parts = c.benchmark_group("slippi-ai tx_like 3x512 parts");
+    // The floor of a batch-1 step: reading as many bytes as the model has
+    // weights, once, on one core.
+    let weights_sized = vec![1f32; parameters];
+    parts.bench_function(format!("read floor ({parameters} f32)"), |b| {
+        b.iter(|| {
+            let lanes = weights_sized
+                .chunks_exact(16)
+                .fold([0f32; 16], |mut acc, c| {
+                    for (a, v) in acc.iter_mut().zip(c) {
+                        *a += v;
+                    }
+                    acc
+                });
+            std::hint::black_box(lanes.iter().sum::<f32>())
+        })
+    });
+    for batch in [1usize, 4, 16, 64] {
+        // Dense inputs and state: the kernel skips zeros, a real step has few.
+        let dense = |cols: usize| {
+            candle_core::Tensor::rand(-1f32, 1f32, (batch, cols), &candle_core::Device::Cpu)
+                .unwrap()
+        };
+        let x = dense(model.featurizer().size());
+        let state: Vec<_> = (0..core.state_len())
+            .map(|_| dense(core.hidden_size()))
+            .collect();
+        parts.bench_with_input(BenchmarkId::new("core", batch), &batch, |b, _| {
+            b.iter(|| core.step(&x, &state).expect("a core step"))
+        });
+        // The same step through candle's ops, for comparison.
+        parts.bench_with_input(
+            BenchmarkId::new("core (candle ops)", batch),
+            &batch,
+            |b, _| b.iter(|| core.step_tensors(&x, &state).expect("a core step")),
+        );
+        let (out, _) = core.step(&x, &state).unwrap();
+        let prev = vec![Default::default(); batch];
+        parts.bench_with_input(BenchmarkId::new("head", batch), &batch, |b, _| {
+            b.iter(|| {
+                model
+                    .head()
+                    .run(&out, &prev, false, |_, _, logits| logits.len() as u8 / 2)
+                    .expect("a head pass")
+            })
+        });
+    }
+    parts.finish();
 }
 
 criterion_group! {

@@ -19,7 +19,7 @@
 //! [`core`], [`head`], [`sampling`], [`weights`] (tensor names, shapes,
 //! safetensors), [`model`] (the network and its folders), [`policy`],
 //! [`wire`], [`melee_ids`], [`tech_mask`], [`pickle`], [`import`],
-//! [`error`].
+//! [`error`], [`timing`] (a random model at practical size, for benchmarks).
 
 pub mod config;
 pub mod controller;
@@ -36,6 +36,7 @@ pub mod pickle;
 pub mod policy;
 pub mod sampling;
 pub mod tech_mask;
+pub mod timing;
 pub mod weights;
 pub mod wire;
 
