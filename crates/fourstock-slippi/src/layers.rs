@@ -34,7 +34,10 @@ impl Linear {
     pub fn new(kernel: Tensor, bias: Option<Tensor>) -> candle_core::Result<Linear> {
         Ok(Linear {
             packed: PackedWeights::from_tensor(&kernel)?,
-            bias_values: bias.as_ref().map(Tensor::to_vec1::<f32>).transpose()?,
+            bias_values: bias
+                .as_ref()
+                .map(|b| b.flatten_all()?.to_vec1::<f32>())
+                .transpose()?,
             kernel: kernel.contiguous()?,
             bias,
         })
@@ -86,8 +89,8 @@ impl LayerNorm {
     pub fn new(kind: LayerNormKind, scale: Tensor, bias: Tensor) -> candle_core::Result<LayerNorm> {
         Ok(LayerNorm {
             kind,
-            scale_values: scale.to_vec1()?,
-            bias_values: bias.to_vec1()?,
+            scale_values: scale.flatten_all()?.to_vec1()?,
+            bias_values: bias.flatten_all()?.to_vec1()?,
             scale,
             bias,
         })
