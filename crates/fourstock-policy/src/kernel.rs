@@ -270,18 +270,31 @@ macro_rules! simd_kernel {
                 for t in 0..p.out.div_ceil(TILE) {
                     let panel = &p.panels[t * input * TILE..(t + 1) * input * TILE];
                     let mut acc = [[$zero(); $per_tile]; 4];
-                    for (i, &v) in x.iter().enumerate() {
+                    let mut madd = |i: usize, v: f32, acc: &mut [$reg; $per_tile]| {
                         if v == 0.0 {
-                            continue;
+                            return;
                         }
                         let w = panel[i * TILE..].as_ptr();
                         let vb = $splat(v);
-                        let u = i % 4;
                         for q in 0..$per_tile {
                             // SAFETY: row i of the panel holds TILE values.
                             let wq = unsafe { $load(w.add(q * WIDTH)) };
-                            acc[u][q] = $fma(vb, wq, acc[u][q]);
+                            acc[q] = $fma(vb, wq, acc[q]);
                         }
+                    };
+                    // Four inputs at a time, each into its own sums: fixed
+                    // indices keep the sums in registers.
+                    let chunks = x.chunks_exact(4);
+                    let rest = chunks.remainder();
+                    for (c, xs) in chunks.enumerate() {
+                        let [a0, a1, a2, a3] = &mut acc;
+                        madd(4 * c, xs[0], a0);
+                        madd(4 * c + 1, xs[1], a1);
+                        madd(4 * c + 2, xs[2], a2);
+                        madd(4 * c + 3, xs[3], a3);
+                    }
+                    for (k, &v) in rest.iter().enumerate() {
+                        madd(input - rest.len() + k, v, &mut acc[0]);
                     }
                     let mut values = [0.0f32; TILE];
                     for q in 0..$per_tile {
@@ -309,11 +322,17 @@ macro_rules! simd_kernel {
                 y: &mut [f32],
             ) {
                 let mut acc = [[[$zero(); $per_tile]; U]; G];
-                for (i, v) in values.iter().enumerate() {
-                    if v.iter().all(|&v| v == 0.0) {
-                        continue;
+                // U inputs at a time, each into its own sums: fixed indices
+                // keep the sums in registers.
+                let chunks = values.chunks_exact(U);
+                let rest = chunks.remainder();
+                for (c, vs) in chunks.enumerate() {
+                    for u in 0..U {
+                        madd::<G, U>(panel, c * U + u, &vs[u], &mut acc, u);
                     }
-                    madd::<G, U>(panel, i, v, &mut acc, i % U);
+                }
+                for (k, v) in rest.iter().enumerate() {
+                    madd::<G, U>(panel, values.len() - rest.len() + k, v, &mut acc, 0);
                 }
                 for g in 0..G {
                     let mut sum = acc[g][0];
@@ -340,6 +359,9 @@ macro_rules! simd_kernel {
                 acc: &mut [[[$reg; $per_tile]; U]; G],
                 u: usize,
             ) {
+                if v.iter().all(|&v| v == 0.0) {
+                    return;
+                }
                 let w = panel[i * TILE..].as_ptr();
                 let mut wv = [$zero(); $per_tile];
                 for (q, reg) in wv.iter_mut().enumerate() {

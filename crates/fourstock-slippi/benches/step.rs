@@ -67,6 +67,25 @@ fn step(c: &mut Criterion) {
     }
     group.finish();
 
+    // criterion reports central estimates; the target is a p99. Time 3000
+    // single steps one by one, and as many passes over the weights' bytes,
+    // and print both distributions: the read floor's tail is the memory's.
+    let mut state = policy.initial_state(7);
+    let mut t = 0;
+    distribution("step/1", || {
+        t += 1;
+        let mut request = [StepRequest {
+            frame: &frames[t % frames.len()],
+            port: 1,
+            state: &mut state,
+        }];
+        std::hint::black_box(policy.step(&mut request).expect("a step"));
+    });
+    let weights_sized = vec![1f32; parameters];
+    distribution("read floor", || {
+        std::hint::black_box(read_all(&weights_sized));
+    });
+
     // The step's two halves, to show where the time goes.
     let model = policy.model();
     let core = model.core();
@@ -118,6 +137,38 @@ fn step(c: &mut Criterion) {
         });
     }
     parts.finish();
+}
+
+/// One pass over `values`, summed in 16 lanes so that it vectorises.
+fn read_all(values: &[f32]) -> f32 {
+    let lanes = values.chunks_exact(16).fold([0f32; 16], |mut acc, c| {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+        acc
+    });
+    lanes.iter().sum()
+}
+
+/// Runs `f` 3000 times, timing each, and prints the percentiles.
+fn distribution(what: &str, mut f: impl FnMut()) {
+    let mut times: Vec<f64> = (0..3000)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            f();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    println!(
+        "slippi-ai tx_like 3x512 {what}, 3000 one by one: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(0.999),
+        times[times.len() - 1]
+    );
 }
 
 criterion_group! {
