@@ -270,7 +270,7 @@ macro_rules! simd_kernel {
                 for t in 0..p.out.div_ceil(TILE) {
                     let panel = &p.panels[t * input * TILE..(t + 1) * input * TILE];
                     let mut acc = [[$zero(); $per_tile]; 4];
-                    let mut madd = |i: usize, v: f32, acc: &mut [$reg; $per_tile]| {
+                    let madd = |i: usize, v: f32, acc: &mut [$reg; $per_tile]| {
                         if v == 0.0 {
                             return;
                         }
