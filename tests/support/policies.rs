@@ -185,42 +185,25 @@ pub fn small_lstm(name: &str, seed: u64) -> Arc<dyn Policy> {
 /// as `fourstock import slippi-ai` would: a 1-layer `tx_like` core of 16,
 /// imitating `names` (name, code below 16), the first by default.
 pub fn write_small_slippi_model(dir: &Path, name: &str, names: &[(&str, u32)], seed: u64) {
-    use fourstock_slippi::config::{
-        Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, FAMILY,
-    };
+    use fourstock_slippi::config::{CoreConfig, HeadConfig};
+    let base = fourstock_slippi::timing::practical_config(name);
     let config = fourstock_slippi::SlippiConfig {
-        family: FAMILY.into(),
-        name: name.into(),
         description: "random weights, for tests".into(),
         core: CoreConfig {
             hidden_size: 16,
             num_layers: 1,
-            ffw_multiplier: 2,
-            activation: Activation::Gelu,
-            gelu_approximate: true,
-            layer_norm: LayerNormKind::Nnx,
+            ..base.core
         },
         head: HeadConfig {
             residual_size: 8,
             component_depth: 1,
         },
-        embed: EmbedConfig {
-            xy_scale: 0.05,
-            shield_scale: 0.01,
-            with_randall: true,
-            with_fod: true,
-            axis_spacing: 4,
-            shoulder_spacing: 4,
-            max_names: 16,
-        },
-        delay: 0,
-        tech_mask: true,
         name_map: names
             .iter()
             .map(|&(name, code)| (name.to_string(), code))
             .collect::<BTreeMap<_, _>>(),
         player_name: names.first().map(|&(name, _)| name.to_string()),
-        temperature: 1.0,
+        ..base
     };
     let tensors = fourstock_slippi::weights::random_tensors(&config, seed);
     fourstock_slippi::SlippiModel::write_dir(&dir.join(name), &config, &tensors)

@@ -38,6 +38,20 @@ pub struct HeadOutput {
     pub logits: Vec<Vec<Vec<f32>>>,
 }
 
+impl HeadOutput {
+    /// Nothing decided yet for `batch` rows; room for logits if kept.
+    fn empty(batch: usize, keep_logits: bool) -> HeadOutput {
+        HeadOutput {
+            controllers: vec![ControllerClasses::default(); batch],
+            logits: if keep_logits {
+                vec![Vec::with_capacity(COMPONENTS); batch]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AutoregressiveHead {
     space: ControllerSpace,
@@ -138,14 +152,7 @@ impl AutoregressiveHead {
         let width = self.to_residual.out_features();
         let core_values = core_out.flatten_all()?.to_vec1::<f32>()?;
         let mut residual = self.to_residual.forward_rows(&core_values, batch);
-        let mut out = HeadOutput {
-            controllers: vec![ControllerClasses::default(); batch],
-            logits: if keep_logits {
-                vec![Vec::with_capacity(COMPONENTS); batch]
-            } else {
-                Vec::new()
-            },
-        };
+        let mut out = HeadOutput::empty(batch, keep_logits);
         for (k, block) in self.blocks.iter().enumerate() {
             let e = self.space.width(k);
             // concat[residual, embed(prev_k)] per row
@@ -195,14 +202,7 @@ impl AutoregressiveHead {
         let device = core_out.device();
         let batch = prev.len();
         let mut residual = self.to_residual.forward(core_out)?;
-        let mut out = HeadOutput {
-            controllers: vec![ControllerClasses::default(); batch],
-            logits: if keep_logits {
-                vec![Vec::with_capacity(COMPONENTS); batch]
-            } else {
-                Vec::new()
-            },
-        };
+        let mut out = HeadOutput::empty(batch, keep_logits);
         for (k, block) in self.blocks.iter().enumerate() {
             let prev_k = self.embed(k, prev.iter().map(|p| p.0[k]), device)?;
             let mut x = Tensor::cat(&[&residual, &prev_k], 1)?;

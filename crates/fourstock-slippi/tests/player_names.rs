@@ -9,42 +9,26 @@ use std::collections::{BTreeMap, HashMap};
 use candle_core::{Device, Tensor};
 use fourstock_policy::{PlayerName, Policy, PolicyState, StepRequest};
 use fourstock_proto::{ControllerState, Frame, PlayerFrame, StageState};
-use fourstock_slippi::config::{
-    Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, FAMILY,
+use fourstock_slippi::config::{CoreConfig, HeadConfig};
+use fourstock_slippi::{
+    timing, weights, wire, ControllerClasses, SlippiConfig, SlippiModel, SlippiPolicy,
 };
-use fourstock_slippi::{weights, wire, ControllerClasses, SlippiConfig, SlippiModel, SlippiPolicy};
 
 fn policy() -> SlippiPolicy {
+    let base = timing::practical_config("names");
     let config = SlippiConfig {
-        family: FAMILY.into(),
-        name: "names".into(),
-        description: "random weights".into(),
         core: CoreConfig {
             hidden_size: 32,
             num_layers: 2,
-            ffw_multiplier: 2,
-            activation: Activation::Gelu,
-            gelu_approximate: true,
-            layer_norm: LayerNormKind::Nnx,
+            ..base.core
         },
         head: HeadConfig {
             residual_size: 16,
             component_depth: 1,
         },
-        embed: EmbedConfig {
-            xy_scale: 0.05,
-            shield_scale: 0.01,
-            with_randall: true,
-            with_fod: true,
-            axis_spacing: 4,
-            shoulder_spacing: 4,
-            max_names: 16,
-        },
-        delay: 0,
-        tech_mask: true,
         name_map: BTreeMap::from([("Ann".to_string(), 2), ("Bo".to_string(), 9)]),
         player_name: Some("Ann".into()),
-        temperature: 1.0,
+        ..base
     };
     let tensors: HashMap<String, Tensor> = weights::random_tensors(&config, 4)
         .into_iter()

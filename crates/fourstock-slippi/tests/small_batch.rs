@@ -3,14 +3,12 @@
 //! within 1e-5, step after step with the state carried, for every
 //! LayerNorm and activation a config can name, at batch 1 and 3.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
-use fourstock_slippi::config::{
-    Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, FAMILY,
-};
+use fourstock_slippi::config::{Activation, CoreConfig, HeadConfig, LayerNormKind};
 use fourstock_slippi::controller::ControllerClasses;
-use fourstock_slippi::{weights, SlippiConfig, SlippiModel};
+use fourstock_slippi::{timing, weights, SlippiConfig, SlippiModel};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -19,36 +17,22 @@ fn config(
     activation: Activation,
     gelu_approximate: bool,
 ) -> SlippiConfig {
+    let base = timing::practical_config("small-batch");
     SlippiConfig {
-        family: FAMILY.into(),
-        name: "small-batch".into(),
-        description: "random weights".into(),
         core: CoreConfig {
             hidden_size: 48,
             num_layers: 2,
-            ffw_multiplier: 2,
             activation,
             gelu_approximate,
             layer_norm,
+            ..base.core
         },
         head: HeadConfig {
             residual_size: 24,
             component_depth: 2,
         },
-        embed: EmbedConfig {
-            xy_scale: 0.05,
-            shield_scale: 0.01,
-            with_randall: true,
-            with_fod: true,
-            axis_spacing: 4,
-            shoulder_spacing: 4,
-            max_names: 16,
-        },
-        delay: 0,
         tech_mask: false,
-        name_map: BTreeMap::new(),
-        player_name: None,
-        temperature: 1.0,
+        ..base
     }
 }
 
