@@ -111,12 +111,19 @@ impl PackedWeights {
     /// `rows * in`); `bias` has `out` values. Returns `rows * out` values,
     /// row after row. Runs on the best instruction set the CPU has.
     pub fn affine(&self, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
-        self.affine_on(Isa::best(), x, rows, bias)
+        self.run(Isa::best(), x, rows, bias)
     }
 
     /// [`PackedWeights::affine`] on a given instruction set, which must be
     /// one of [`Isa::available`].
     pub fn affine_on(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
+        assert!(Isa::available().contains(&isa), "{isa:?} is not available");
+        self.run(isa, x, rows, bias)
+    }
+
+    /// [`PackedWeights::affine_on`] for an instruction set known to be
+    /// available.
+    fn run(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
         assert_eq!(
             x.len(),
             rows * self.input,
@@ -126,7 +133,6 @@ impl PackedWeights {
         if let Some(b) = bias {
             assert_eq!(b.len(), self.out, "bias is not [{}]", self.out);
         }
-        assert!(Isa::available().contains(&isa), "{isa:?} is not available");
         let mut y = vec![0.0; rows * self.out];
         match isa {
             // SAFETY: the CPU has the features each kernel is compiled for.
@@ -154,8 +160,8 @@ impl PackedWeights {
         Tensor::from_vec(y, (rows, self.out), &Device::Cpu)
     }
 
-    /// The portable form of [`PackedWeights::affine`], also what the tests
-    /// hold the vector kernel against.
+    /// The portable form of [`PackedWeights::affine`]: one batch row at a
+    /// time, a panel row at a time.
     fn affine_plain(&self, x: &[f32], rows: usize, bias: Option<&[f32]>, y: &mut [f32]) {
         let (input, out) = (self.input, self.out);
         for r in 0..rows {
@@ -210,7 +216,7 @@ fn transposed<const N: usize>(x: &[f32], input: usize, r0: usize, size: usize) -
 }
 
 /// Generates one SIMD kernel: `$group` batch rows share each walk over a
-/// panel, whose rows are `$lanes` / TILE registers wide. Panels are the
+/// panel, whose rows are `$per_tile` registers wide. Panels are the
 /// outer loop, so a panel is fetched from memory once and then served from
 /// cache to every group of the batch.
 #[cfg(target_arch = "x86_64")]
