@@ -288,11 +288,7 @@ impl RecurrentCore {
             match self.cell {
                 CellKind::Lstm => {
                     let mut c = values(&s[1])?;
-                    let mut gates = gi;
-                    for (g, d) in gates.iter_mut().zip(&gh) {
-                        *g += d;
-                    }
-                    lstm_cell_rows(&mut gates, &mut c, &mut h, n);
+                    lstm_cell_rows(&mut gi, &gh, &mut c, &mut h, n);
                     below = h.clone();
                     next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
                     next.push(Tensor::from_vec(c, (rows, n), &Device::Cpu)?);
@@ -303,7 +299,6 @@ impl RecurrentCore {
                     next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
                 }
             }
-            gi = Vec::new();
         }
         Ok((next[next.len() - per].clone(), next))
     }
@@ -374,12 +369,15 @@ impl RecurrentCore {
     }
 }
 
-/// The LSTM cell on rows laid end to end: `gates` holds each row's
-/// pre-activations `i, f, g, o` (4n values; used up), `c` and `h` each
-/// row's n values, updated in place: `c' = σ(f) c + σ(i) tanh(g)`,
-/// `h' = σ(o) tanh(c')`.
-pub fn lstm_cell_rows(gates: &mut [f32], c: &mut [f32], h: &mut [f32], n: usize) {
-    let rows = gates
+/// The LSTM cell on rows laid end to end: `gi` and `gh` hold each row's
+/// input and hidden projections of the gates `i, f, g, o` (4n values; `gi`
+/// is used up), `c` and `h` each row's n values, updated in place:
+/// `c' = σ(f) c + σ(i) tanh(g)`, `h' = σ(o) tanh(c')`.
+pub fn lstm_cell_rows(gi: &mut [f32], gh: &[f32], c: &mut [f32], h: &mut [f32], n: usize) {
+    for (g, d) in gi.iter_mut().zip(gh) {
+        *g += d;
+    }
+    let rows = gi
         .chunks_exact_mut(4 * n)
         .zip(c.chunks_exact_mut(n))
         .zip(h.chunks_exact_mut(n));

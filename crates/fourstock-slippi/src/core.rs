@@ -86,13 +86,9 @@ impl LstmCell {
     /// updated in place.
     pub fn step_rows(&self, x: &[f32], c: &mut [f32], h: &mut [f32], rows: usize) {
         let n = self.hidden;
-        let from_x = self.input_packed.affine(x, rows, None);
+        let mut from_x = self.input_packed.affine(x, rows, None);
         let from_h = self.hidden_packed.affine(h, rows, Some(&self.bias_values));
-        let mut gates = from_x;
-        for (g, d) in gates.iter_mut().zip(&from_h) {
-            *g += d;
-        }
-        lstm_cell_rows(&mut gates, c, h, n);
+        lstm_cell_rows(&mut from_x, &from_h, c, h, n);
     }
 }
 

@@ -172,11 +172,10 @@ impl ActivationFn {
             Activation::Gelu if self.gelu_approximate => {
                 #[allow(clippy::excessive_precision)]
                 const SQRT_2_OVER_PI: f32 = 0.797_884_560_802_865_4; // candle's
-                let inner: Vec<f32> = values
+                let mut t: Vec<f32> = values
                     .iter()
                     .map(|x| SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
                     .collect();
-                let mut t = inner;
                 activation::tanh(&mut t);
                 for (x, t) in values.iter_mut().zip(&t) {
                     *x = 0.5 * *x * (1.0 + t);
