@@ -193,7 +193,7 @@ def main():
     batches = [int(b) for b in args.batches.split(",")]
     env = dict(os.environ, RAYON_NUM_THREADS="1")
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "fourstock",
-                    "-p", "fourstock-policy", "--example", "side_by_side"], cwd=ROOT, check=True)
+                    "-p", "fourstock-recurrent", "--example", "side_by_side"], cwd=ROOT, check=True)
     exe = os.path.join(ROOT, "target", "release")
     rng = np.random.default_rng(0)
     rows = []

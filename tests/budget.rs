@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use fourstock_policy::ModelRegistry;
 use fourstock_proto::{ClientMessage, ControllerState, ErrorCode, FrameReply};
-use fourstock_server::{FallbackMode, ModelRegistry, ServerConfig};
+use fourstock_server::{FallbackMode, ServerConfig};
 use fourstock_tests::client::{hello, within_timeout, TestClient};
 use fourstock_tests::fixtures::{frame, frames, FALCO, FOX};
 use fourstock_tests::policies::{Count, CountingPolicy};
@@ -113,7 +114,6 @@ async fn a_slow_session_and_a_broken_one_do_not_delay_a_healthy_one() {
             CountingPolicy::new("slow")
                 .slow_on(every_frame, Duration::from_millis(50))
                 .into_arc(),
-            vec![],
         );
         let server = TestServer::start(models, config(BUDGET_MS)).await;
         let addr = server.addr;

@@ -1,8 +1,10 @@
 //! The handshake: which model plays each port, the player it imitates, its
 //! reset rule, and the budget in force.
 
+use fourstock_policy::{Family, ModelRegistry};
 use fourstock_proto::{ClientMessage, ErrorCode, PROTOCOL_VERSION};
-use fourstock_server::ModelRegistry;
+use fourstock_recurrent::RecurrentFamily;
+use fourstock_slippi::SlippiFamily;
 use fourstock_tests::client::{hello, within_timeout, TestClient};
 use fourstock_tests::fixtures::{frames, player, FALCO, FOX};
 use fourstock_tests::policies::{small_lstm, write_small_slippi_model, CountingPolicy};
@@ -53,8 +55,12 @@ async fn a_client_can_ask_for_a_stricter_budget_but_not_a_looser_one() {
 async fn models_are_chosen_by_name_then_character_then_default() {
     within_timeout(async {
         let mut models = ModelRegistry::single(CountingPolicy::new("generic").into_arc());
-        models.insert(CountingPolicy::new("falco-only").into_arc(), vec![FALCO]);
-        models.insert(CountingPolicy::new("named").into_arc(), vec![]);
+        models.insert(
+            CountingPolicy::new("falco-only")
+                .for_characters(vec![FALCO])
+                .into_arc(),
+        );
+        models.insert(CountingPolicy::new("named").into_arc());
         let server = TestServer::start(models, config(8)).await;
 
         let mut request = hello(&[(1, FALCO), (2, FOX), (3, FOX)]);
@@ -94,8 +100,9 @@ fn slippi_and_fourstock_models(dir: &std::path::Path) -> ModelRegistry {
     let names: Vec<(&str, u32)> = names.iter().map(|(n, c)| (n.as_str(), *c)).collect();
     write_small_slippi_model(dir, "phillip", &names, 1);
     std::fs::write(dir.join("index.json"), r#"{"default": "phillip"}"#).unwrap();
-    let mut models = ModelRegistry::load(dir).expect("the models folder loads");
-    models.insert(small_lstm("tiny", 1), vec![]);
+    let families: [&dyn Family; 2] = [&RecurrentFamily, &SlippiFamily];
+    let mut models = ModelRegistry::load(dir, &families).expect("the models folder loads");
+    models.insert(small_lstm("tiny", 1));
     models
 }
 

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use candle_core::{Device, Tensor};
 use fourstock_policy::{
-    CellKind, FeatureConfig, PlayerName, Policy, PolicyConfig, PolicyError, PolicyInfo,
-    PolicyState, RecurrentPolicy, ResetRule, StepRequest,
+    PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, ResetRule, StepRequest,
 };
 use fourstock_proto::{Buttons, ControllerState};
+use fourstock_recurrent::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
 use rand::SeedableRng;
 
 /// What a [`CountingPolicy`] output says.
@@ -68,6 +68,7 @@ impl CountingPolicy {
                 hidden_sizes: vec![1],
                 delay: 0,
                 reset: ResetRule::default(),
+                characters: Vec::new(),
             },
             slow_frames: Vec::new(),
             slow_for: Duration::ZERO,
@@ -86,6 +87,12 @@ impl CountingPolicy {
                 code,
             })
             .collect();
+        self
+    }
+
+    /// Made for these characters (external ids), for the model choice.
+    pub fn for_characters(mut self, characters: Vec<u8>) -> Self {
+        self.info.characters = characters;
         self
     }
 
@@ -122,6 +129,7 @@ impl Policy for CountingPolicy {
             tensors: vec![Tensor::new(&[0u32], &Device::Cpu).expect("a counter tensor")],
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             name_code: self.names.first().map(|p| p.code),
+            extras: None,
         }
     }
 

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use fourstock_policy::Policy;
-use fourstock_server::{ModelRegistry, ServerConfig};
+use fourstock_policy::{ModelRegistry, Policy};
+use fourstock_server::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

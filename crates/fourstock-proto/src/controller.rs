@@ -23,6 +23,18 @@ impl Buttons {
     pub const D_RIGHT: u16 = 1 << 11;
     /// Every bit that names a button; the others must be zero.
     pub const ALL: u16 = (1 << 12) - 1;
+    /// The eight buttons a policy presses, in the order policies list them
+    /// (slippi-ai's, and fourstock's head after it).
+    pub const PLAYED: [u16; 8] = [
+        Buttons::A,
+        Buttons::B,
+        Buttons::X,
+        Buttons::Y,
+        Buttons::Z,
+        Buttons::L,
+        Buttons::R,
+        Buttons::D_UP,
+    ];
 
     pub fn contains(self, bit: u16) -> bool {
         self.0 & bit != 0

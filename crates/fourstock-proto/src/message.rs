@@ -19,6 +19,18 @@ pub enum ClientMessage {
     MatchEnd(MatchEnd),
 }
 
+impl ClientMessage {
+    /// The message's name, for errors and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Hello(_) => "Hello",
+            ClientMessage::MatchStart(_) => "MatchStart",
+            ClientMessage::Frame(_) => "Frame",
+            ClientMessage::MatchEnd(_) => "MatchEnd",
+        }
+    }
+}
+
 /// What the daemon sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ServerMessage {

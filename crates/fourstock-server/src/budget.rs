@@ -44,10 +44,6 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(limit: Duration) -> Budget {
-        Budget { limit }
-    }
-
     /// The stricter of the server's budget and the one a client asked for.
     pub fn negotiate(server: Duration, requested_us: Option<u32>) -> Budget {
         let limit = match requested_us {
@@ -55,10 +51,6 @@ impl Budget {
             None => server,
         };
         Budget { limit }
-    }
-
-    pub fn limit(&self) -> Duration {
-        self.limit
     }
 
     pub fn limit_us(&self) -> u32 {

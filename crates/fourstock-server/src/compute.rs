@@ -1,11 +1,12 @@
 //! The compute threads: every policy step runs here, never on the tokio I/O
 //! threads.
 //!
-//! A session sends a [`StepJob`] holding the frame and the recurrent state of
-//! each port it controls; a worker runs the step and hands the job back,
-//! states advanced, through a oneshot channel. A session has at most one job
-//! in flight, so its frames are stepped in order, and a slow session holds
-//! at most one worker while the others go on serving everyone else.
+//! A session sends a [`Job`] holding the frame and the recurrent state of
+//! each port it controls; a worker steps it and hands the same job back,
+//! states advanced and [`Job::outputs`] filled, through a oneshot channel.
+//! A session has at most one job in flight, so its frames are stepped in
+//! order, and a slow session holds at most one worker while the others go
+//! on serving everyone else.
 //!
 //! **Cross-session batching.** A worker that takes a job also takes the jobs
 //! already waiting behind it, up to `max_batch` ports, and runs all ports
@@ -14,13 +15,17 @@
 //! pending at that moment, so batching costs no frame its deadline. Since
 //! each session has one job in flight, a batch never holds two frames of one
 //! session, and frames are never reordered.
+//!
+//! **Lifetime.** The pool owns its threads: dropping it closes the queue,
+//! and each worker finishes the job in hand and exits before the drop
+//! returns.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender};
-use fourstock_policy::{Policy, PolicyState, StepRequest};
+use fourstock_policy::{Policy, PolicyError, PolicyState, StepRequest};
 use fourstock_proto::{ControllerState, Frame};
 use tokio::sync::oneshot;
 
@@ -31,49 +36,79 @@ pub struct PortWork {
     pub state: PolicyState,
 }
 
-/// One frame to step for one session.
-pub struct StepJob {
+/// One frame of one session to step, sent to the pool and handed back.
+pub struct Job {
     pub frame: Arc<Frame>,
     pub ports: Vec<PortWork>,
-    pub done: oneshot::Sender<StepDone>,
+    /// One controller per port, in port order, once stepped: `None` until
+    /// then. After a failure the states may be half advanced.
+    pub outputs: Option<Result<Vec<ControllerState>, Arc<StepFailure>>>,
+    /// Where the stepped job goes back to.
+    pub done: Option<oneshot::Sender<Job>>,
 }
 
-/// A job handed back: the ports (states advanced unless `outputs` is an
-/// error) and one controller per port, in job order.
-pub struct StepDone {
-    pub ports: Vec<PortWork>,
-    pub outputs: Result<Vec<ControllerState>, String>,
+/// Why a policy could not step a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum StepFailure {
+    #[error("model {model}: {source}")]
+    Policy { model: String, source: PolicyError },
+    #[error("model {model} panicked during a step")]
+    Panicked { model: String },
+    #[error("model {model} returned {got} controllers for {expected} ports")]
+    Count {
+        model: String,
+        expected: usize,
+        got: usize,
+    },
 }
 
 /// A fixed set of worker threads fed from one queue.
 pub struct ComputePool {
-    jobs: Sender<StepJob>,
+    /// `None` once dropping: closing the queue is what stops the workers.
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl ComputePool {
     /// Starts `threads` workers (at least one), each batching up to
     /// `max_batch` ports per step (1: no cross-session batching).
     pub fn new(threads: usize, max_batch: usize) -> ComputePool {
-        let (jobs, queue) = crossbeam_channel::unbounded::<StepJob>();
-        for i in 0..threads.max(1) {
-            let queue = queue.clone();
-            let max_batch = max_batch.max(1);
-            thread::Builder::new()
-                .name(format!("fourstock-compute-{i}"))
-                .spawn(move || work(queue, max_batch))
-                .expect("spawning a compute thread");
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let workers = (0..threads.max(1))
+            .map(|i| {
+                let queue = queue.clone();
+                let max_batch = max_batch.max(1);
+                thread::Builder::new()
+                    .name(format!("fourstock-compute-{i}"))
+                    .spawn(move || work(queue, max_batch))
+                    .expect("spawning a compute thread")
+            })
+            .collect();
+        ComputePool {
+            jobs: Some(jobs),
+            workers,
         }
-        ComputePool { jobs }
     }
 
     /// Queues a job. Workers live as long as the pool, so this cannot fail
     /// while `self` exists.
-    pub fn submit(&self, job: StepJob) {
-        let _ = self.jobs.send(job);
+    pub fn submit(&self, job: Job) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(job);
+        }
     }
 }
 
-fn work(queue: Receiver<StepJob>, max_batch: usize) {
+impl Drop for ComputePool {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn work(queue: Receiver<Job>, max_batch: usize) {
     let mut jobs = Vec::new();
     while let Ok(first) = queue.recv() {
         let mut ports = first.ports.len();
@@ -87,24 +122,22 @@ fn work(queue: Receiver<StepJob>, max_batch: usize) {
                 Err(_) => break,
             }
         }
-        let outputs = step(&mut jobs);
-        for (job, outputs) in jobs.drain(..).zip(outputs) {
+        step(&mut jobs);
+        for mut job in jobs.drain(..) {
             // The session may be gone; its job is then simply dropped.
-            let _ = job.done.send(StepDone {
-                ports: job.ports,
-                outputs,
-            });
+            if let Some(done) = job.done.take() {
+                let _ = done.send(job);
+            }
         }
     }
 }
 
-/// Steps every port of every job once, one policy call per distinct policy.
-/// Returns each job's outputs, or the error that stopped its policy.
-fn step(jobs: &mut [StepJob]) -> Vec<Result<Vec<ControllerState>, String>> {
-    let mut outputs: Vec<Result<Vec<ControllerState>, String>> = jobs
-        .iter()
-        .map(|job| Ok(vec![ControllerState::NEUTRAL; job.ports.len()]))
-        .collect();
+/// Steps every port of every job once, one policy call per distinct policy,
+/// and fills each job's outputs (or the failure that stopped its policy).
+fn step(jobs: &mut [Job]) {
+    for job in jobs.iter_mut() {
+        job.outputs = Some(Ok(vec![ControllerState::NEUTRAL; job.ports.len()]));
+    }
     // (job, port) pairs not yet stepped, in job order.
     let mut todo: Vec<(usize, usize)> = jobs
         .iter()
@@ -117,32 +150,31 @@ fn step(jobs: &mut [StepJob]) -> Vec<Result<Vec<ControllerState>, String>> {
             .into_iter()
             .partition(|&(j, p)| Arc::ptr_eq(&jobs[j].ports[p].policy, &policy));
         todo = rest;
-        let result = run_policy(&policy, jobs, &members);
-        match result {
+        match run_policy(&policy, jobs, &members) {
             Ok(controllers) => {
                 for (&(j, p), controller) in members.iter().zip(controllers) {
-                    if let Ok(out) = &mut outputs[j] {
+                    if let Some(Ok(out)) = &mut jobs[j].outputs {
                         out[p] = controller;
                     }
                 }
             }
-            Err(error) => {
+            Err(failure) => {
+                let failure = Arc::new(failure);
                 for &(j, _) in &members {
-                    outputs[j] = Err(error.clone());
+                    jobs[j].outputs = Some(Err(failure.clone()));
                 }
             }
         }
     }
-    outputs
 }
 
 /// One batched step of `policy` over the given (job, port) pairs.
 fn run_policy(
     policy: &Arc<dyn Policy>,
-    jobs: &mut [StepJob],
+    jobs: &mut [Job],
     members: &[(usize, usize)],
-) -> Result<Vec<ControllerState>, String> {
-    let name = &policy.info().name;
+) -> Result<Vec<ControllerState>, StepFailure> {
+    let model = || policy.info().name.clone();
     let mut requests: Vec<StepRequest<'_>> = Vec::with_capacity(members.len());
     let mut taken = members.iter().peekable();
     for (j, job) in jobs.iter_mut().enumerate() {
@@ -160,15 +192,20 @@ fn run_policy(
     }
     let controllers = match catch_unwind(AssertUnwindSafe(|| policy.step(&mut requests))) {
         Ok(Ok(controllers)) => controllers,
-        Ok(Err(error)) => return Err(format!("policy {name}: {error}")),
-        Err(_) => return Err(format!("policy {name} panicked")),
+        Ok(Err(source)) => {
+            return Err(StepFailure::Policy {
+                model: model(),
+                source,
+            })
+        }
+        Err(_) => return Err(StepFailure::Panicked { model: model() }),
     };
     if controllers.len() != members.len() {
-        return Err(format!(
-            "policy {name} returned {} controllers for {} ports",
-            controllers.len(),
-            members.len()
-        ));
+        return Err(StepFailure::Count {
+            model: model(),
+            expected: members.len(),
+            got: controllers.len(),
+        });
     }
     Ok(controllers)
 }
@@ -176,8 +213,8 @@ fn run_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fourstock_policy::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
     use fourstock_proto::{PlayerFrame, StageState};
+    use fourstock_recurrent::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
 
     fn frame(n: i32) -> Frame {
         let player = |port: u8| PlayerFrame {
@@ -241,31 +278,30 @@ mod tests {
             alone.push(ports(()));
             batched.push(ports(()));
         }
+        let job = |frame: Arc<Frame>, ports| Job {
+            frame,
+            ports,
+            outputs: None,
+            done: None,
+        };
         for n in 0..12 {
-            let mut jobs: Vec<StepJob> = batched
+            let mut jobs: Vec<Job> = batched
                 .drain(..)
                 .enumerate()
-                .map(|(s, ports)| StepJob {
-                    frame: Arc::new(frame(n * 7 + s as i32)),
-                    ports,
-                    done: oneshot::channel().0,
-                })
+                .map(|(s, ports)| job(Arc::new(frame(n * 7 + s as i32)), ports))
                 .collect();
-            let together = step(&mut jobs);
-            for (s, (job, outputs)) in jobs.into_iter().zip(together).enumerate() {
-                let mut single = [StepJob {
-                    frame: job.frame.clone(),
-                    ports: std::mem::take(&mut alone[s]),
-                    done: oneshot::channel().0,
-                }];
-                let solo = step(&mut single).remove(0).unwrap();
+            step(&mut jobs);
+            for (s, together) in jobs.into_iter().enumerate() {
+                let mut single = [job(together.frame.clone(), std::mem::take(&mut alone[s]))];
+                step(&mut single);
+                let solo = single[0].outputs.take().unwrap().unwrap();
                 assert_eq!(
-                    outputs.unwrap(),
+                    together.outputs.unwrap().unwrap(),
                     solo,
                     "session {s} frame {n}: same controllers"
                 );
                 let [single] = single;
-                for (a, b) in single.ports.iter().zip(&job.ports) {
+                for (a, b) in single.ports.iter().zip(&together.ports) {
                     for (x, y) in flat(&a.state).iter().zip(flat(&b.state)) {
                         assert!(
                             (x - y).abs() < 1e-5,
@@ -274,7 +310,7 @@ mod tests {
                     }
                 }
                 alone[s] = single.ports;
-                batched.push(job.ports);
+                batched.push(together.ports);
             }
         }
     }

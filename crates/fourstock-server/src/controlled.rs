@@ -4,11 +4,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use fourstock_policy::{PlayerName, Policy, PolicyState};
+use fourstock_policy::{PlayerName, Policy, PolicyState, ResetCause};
 use fourstock_proto::ControllerState;
 
 use crate::compute::PortWork;
-use crate::lifecycle::ResetCause;
 
 pub struct ControlledPort {
     pub port: u8,
@@ -57,11 +56,7 @@ impl ControlledPort {
 
     /// Whether this port's policy resets on `cause`.
     pub fn resets_on(&self, cause: ResetCause) -> bool {
-        let rule = self.policy.info().reset;
-        match cause {
-            ResetCause::NewMatch => rule.new_match,
-            ResetCause::StockLoss => rule.stock_loss,
-        }
+        self.policy.info().reset.applies(cause)
     }
 
     /// Back to the state of a fresh session: initial recurrent state (the

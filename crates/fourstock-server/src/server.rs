@@ -11,59 +11,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fourstock_policy::ModelRegistry;
 use fourstock_proto::ErrorCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
-use tracing::{error, info, warn};
+use tracing::{error, info, info_span, warn, Instrument};
 
-use crate::budget::FallbackMode;
 use crate::compute::ComputePool;
+use crate::config::ServerConfig;
 use crate::connection::Connection;
-use crate::models::ModelRegistry;
-use crate::session;
+use crate::handshake;
+use crate::shared::Shared;
 use crate::shutdown::Shutdown;
-
-/// How the daemon serves.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// The latency budget of a frame, from reading it to replying.
-    pub budget: Duration,
-    pub fallback: FallbackMode,
-    /// Connections served at once; more are told `Busy`.
-    pub max_connections: usize,
-    /// Threads that run policy steps.
-    pub compute_threads: usize,
-    /// The most ports a compute thread steps as one batch, across sessions
-    /// that share a model (1: every session steps alone). A batch is only
-    /// what is already queued; sessions on different models taken into one
-    /// batch are stepped one model after the other.
-    pub max_batch: usize,
-    /// Seeds every port's sampling stream.
-    pub seed: u64,
-    /// How long a new connection may take to send its Hello.
-    pub handshake_timeout: Duration,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            budget: Duration::from_millis(4),
-            fallback: FallbackMode::RepeatLast,
-            max_connections: 1024,
-            compute_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            max_batch: 1,
-            seed: 0,
-            handshake_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// What every session shares.
-pub(crate) struct Shared {
-    pub(crate) config: ServerConfig,
-    pub(crate) models: ModelRegistry,
-    pub(crate) compute: ComputePool,
-}
 
 /// Serves clients on `listener` until `shutdown` completes, then waits for
 /// every session to close.
@@ -100,11 +59,15 @@ pub async fn run(
             let shared = shared.clone();
             let shutdown = Shutdown::new(notify_shutdown.subscribe());
             let done = session_done.clone();
-            tokio::spawn(async move {
-                session::serve(stream, peer, shared, shutdown).await;
-                drop(permit);
-                drop(done);
-            });
+            let span = info_span!("session", %peer);
+            tokio::spawn(
+                async move {
+                    handshake::serve(stream, shared, shutdown).await;
+                    drop(permit);
+                    drop(done);
+                }
+                .instrument(span),
+            );
         }
     };
     tokio::select! {
@@ -116,6 +79,8 @@ pub async fn run(
     // Every session holds a sender; recv returns None when all have closed.
     let _ = all_done.recv().await;
     info!("all sessions closed");
+    // The last reference: the compute pool joins its threads on drop.
+    drop(shared);
 }
 
 /// Accepts one connection, retrying transient failures with back-off

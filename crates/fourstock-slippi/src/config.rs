@@ -25,24 +25,7 @@ pub const MAX_FFW_MULTIPLIER: usize = 64;
 pub const MAX_COMPONENT_DEPTH: usize = 16;
 pub const MAX_NAMES: usize = 1 << 16;
 
-/// The activation inside each residual feed-forward block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    Relu,
-    Gelu,
-    Tanh,
-}
-
-/// Which LayerNorm the feed-forward blocks use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LayerNormKind {
-    /// flax's: eps 1e-6, variance as `mean(x²) - mean(x)²` clipped at 0.
-    Nnx,
-    /// Legacy TensorFlow policies': `(x - mean) / sqrt(mean((x - mean)²))`, no epsilon.
-    Tensorflow,
-}
+pub use fourstock_nn::layers::{Activation, LayerNormKind};
 
 /// The `tx_like` core: a Linear encoder, then `num_layers` times a residual
 /// LSTM and a residual feed-forward block.

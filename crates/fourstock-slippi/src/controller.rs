@@ -34,9 +34,8 @@ pub const COMPONENT_NAMES: [&str; COMPONENTS] = [
     "shoulder",
 ];
 
-/// The wire bit of each button component: slippi-ai's buttons, in the
-/// order fourstock's own action space took from it.
-const WIRE_BUTTONS: [u16; BUTTONS] = fourstock_policy::action::BUTTONS;
+/// The wire bit of each button component: slippi-ai's buttons.
+const WIRE_BUTTONS: [u16; BUTTONS] = fourstock_proto::Buttons::PLAYED;
 
 /// A discretised controller: one class per component.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

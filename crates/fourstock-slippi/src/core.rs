@@ -12,12 +12,44 @@
 //! State: `2 * num_layers` tensors of shape `(batch, H)`, `c0, h0, c1, h1, ...`.
 
 use candle_core::{DType, Device, Tensor, D};
-use fourstock_policy::core::lstm_cell_rows;
-use fourstock_policy::kernel::{self, PackedWeights};
+use fourstock_nn::cell;
+use fourstock_nn::kernel::{self, PackedWeights};
+use fourstock_nn::layers::{ActivationFn, LayerNorm, Linear};
 
 use crate::config::CoreConfig;
-use crate::layers::{ActivationFn, LayerNorm, Linear, ResBlock};
 use crate::weights::{names, WeightMap};
+
+/// slippi-ai's residual feed-forward block:
+/// `x + linear2(act(linear1(layer_norm(x))))`.
+#[derive(Clone, Debug)]
+pub struct ResBlock {
+    pub layer_norm: LayerNorm,
+    pub linear1: Linear,
+    pub activation: ActivationFn,
+    pub linear2: Linear,
+}
+
+impl ResBlock {
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = self.layer_norm.forward(x)?;
+        let y = self.linear1.forward(&y)?;
+        let y = self.activation.forward(&y)?;
+        let y = self.linear2.forward(&y)?;
+        x.add(&y)
+    }
+
+    /// `x` holds `rows` rows end to end; the block's output replaces it.
+    pub fn forward_rows(&self, x: &mut [f32], rows: usize) {
+        let mut y = x.to_vec();
+        self.layer_norm.forward_rows(&mut y);
+        let mut y = self.linear1.forward_rows(&y, rows);
+        self.activation.apply(&mut y);
+        let y = self.linear2.forward_rows(&y, rows);
+        for (v, d) in x.iter_mut().zip(&y) {
+            *v += d;
+        }
+    }
+}
 
 /// One LSTM cell with its gates fused.
 #[derive(Clone, Debug)]
@@ -88,7 +120,7 @@ impl LstmCell {
         let n = self.hidden;
         let mut from_x = self.input_packed.affine(x, rows, None);
         let from_h = self.hidden_packed.affine(h, rows, Some(&self.bias_values));
-        lstm_cell_rows(&mut from_x, &from_h, c, h, n);
+        cell::lstm_rows(&mut from_x, &from_h, c, h, n);
     }
 }
 
@@ -154,10 +186,6 @@ impl TxLikeCore {
         self.hidden
     }
 
-    pub fn num_layers(&self) -> usize {
-        self.layers.len()
-    }
-
     /// How many state tensors the core carries.
     pub fn state_len(&self) -> usize {
         2 * self.layers.len()
@@ -172,10 +200,10 @@ impl TxLikeCore {
 
     /// One step: `x` is the embedded input `(batch, input)`, `state` as
     /// [`TxLikeCore::zero_state`]. Returns the output `(batch, H)` and the
-    /// new state. Batches of up to [`kernel::SMALL_BATCH`] rows take
-    /// [`TxLikeCore::step_rows`], larger ones [`TxLikeCore::step_tensors`].
+    /// new state. The batches [`kernel::takes_rows`] picks take
+    /// [`TxLikeCore::step_rows`], the others [`TxLikeCore::step_tensors`].
     pub fn step(&self, x: &Tensor, state: &[Tensor]) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
-        if x.dim(0)? <= kernel::SMALL_BATCH && x.device().is_cpu() {
+        if kernel::takes_rows(x.dim(0)?, x.device()) {
             self.step_rows(x, state)
         } else {
             self.step_tensors(x, state)

@@ -16,10 +16,10 @@ use candle_core::{Device, Tensor};
 
 use crate::config::HeadConfig;
 use crate::controller::{ControllerClasses, ControllerSpace, COMPONENTS};
-use crate::layers::Linear;
 use crate::weights::{names, WeightMap};
 use crate::SlippiError;
-use fourstock_policy::kernel;
+use fourstock_nn::kernel;
+use fourstock_nn::layers::Linear;
 
 #[derive(Clone, Debug)]
 struct ComponentBlock {
@@ -121,9 +121,9 @@ impl AutoregressiveHead {
     /// Runs the 13 components for a batch. `core_out` is `(batch, H)`;
     /// `prev` holds each row's previous controller. `choose(row, component,
     /// logits)` picks each row's class for each component. With
-    /// `keep_logits`, every component's logits are returned too. Batches of
-    /// up to [`kernel::SMALL_BATCH`] rows take [`AutoregressiveHead::run_rows`],
-    /// larger ones [`AutoregressiveHead::run_tensors`].
+    /// `keep_logits`, every component's logits are returned too. The
+    /// batches [`kernel::takes_rows`] picks take [`AutoregressiveHead::run_rows`],
+    /// the others [`AutoregressiveHead::run_tensors`].
     pub fn run(
         &self,
         core_out: &Tensor,
@@ -131,7 +131,7 @@ impl AutoregressiveHead {
         keep_logits: bool,
         choose: impl FnMut(usize, usize, &[f32]) -> u8,
     ) -> candle_core::Result<HeadOutput> {
-        if prev.len() <= kernel::SMALL_BATCH && core_out.device().is_cpu() {
+        if kernel::takes_rows(prev.len(), core_out.device()) {
             self.run_rows(core_out, prev, keep_logits, choose)
         } else {
             self.run_tensors(core_out, prev, keep_logits, choose)

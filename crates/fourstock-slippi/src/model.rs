@@ -3,7 +3,7 @@
 //!
 //! Two folder forms are read:
 //! - a fourstock model folder, `config.json` ([`SlippiConfig`]) plus
-//!   `model.safetensors`, as [`crate::import_checkpoint`] writes it;
+//!   `model.safetensors`, as `fourstock import slippi-ai` writes it;
 //! - the already-converted form of the parity data:
 //!   `checkpoint_config.json` (slippi-ai's config and name map),
 //!   `policy_weights.safetensors` and `weights_index.json`.
@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
+use fourstock_nn::safetensors::{self, F32Tensor, WeightsError};
+use fourstock_policy::model_dir::{self, ConfigError, WEIGHTS_FILE};
 use serde_json::Value;
 
 use crate::config::SlippiConfig;
@@ -21,10 +23,8 @@ use crate::error::SlippiError;
 use crate::featurizer::Featurizer;
 use crate::head::AutoregressiveHead;
 use crate::observation::Observation;
-use crate::weights::{self, F32Tensor, WeightMap};
+use crate::weights::{self, WeightMap};
 
-pub const CONFIG_FILE: &str = "config.json";
-pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const CONVERTED_CONFIG_FILE: &str = "checkpoint_config.json";
 pub const CONVERTED_WEIGHTS_FILE: &str = "policy_weights.safetensors";
 pub const CONVERTED_INDEX_FILE: &str = "weights_index.json";
@@ -49,14 +49,16 @@ impl SlippiModel {
             .iter()
             .map(|(n, t)| (n.clone(), t.dims().to_vec()))
             .collect();
-        weights::check_names_and_shapes(&found, &weights::expected_tensors(&config))?;
+        let here = Path::new(&config.name);
+        safetensors::check_tensors(here, &found, &weights::expected_tensors(&config))?;
         let featurizer = Featurizer::new(&config.embed);
         let mut w = WeightMap::new(tensors);
         let core = TxLikeCore::from_weights(&config.core, &mut w)?;
         let space = ControllerSpace::new(&config.embed);
         let head = AutoregressiveHead::from_weights(&config.head, space, &mut w)?;
         if let Some(name) = w.remaining().into_iter().next() {
-            return Err(SlippiError::Unexpected { name });
+            let path = here.to_path_buf();
+            return Err(WeightsError::Unexpected { path, name }.into());
         }
         Ok(SlippiModel {
             config,
@@ -71,7 +73,7 @@ impl SlippiModel {
     pub fn load(dir: &Path) -> Result<SlippiModel, SlippiError> {
         let config = read_config(dir)?;
         let expected = weights::expected_tensors(&config);
-        let tensors = weights::read_safetensors(&dir.join(WEIGHTS_FILE), &expected)?;
+        let tensors = safetensors::read(&dir.join(WEIGHTS_FILE), &expected)?;
         Self::from_tensors(config, tensors)
     }
 
@@ -83,16 +85,16 @@ impl SlippiModel {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "slippi-ai".into());
         let config_path = dir.join(CONVERTED_CONFIG_FILE);
-        let doc = read_json(&config_path)?;
+        let doc: Value = model_dir::read_json(&config_path)?;
         let slippi = doc
             .get("upgraded_config")
             .or_else(|| doc.get("raw_config"))
-            .ok_or_else(|| SlippiError::Json {
+            .ok_or_else(|| ConfigError::Json {
                 path: config_path.clone(),
                 reason: "neither upgraded_config nor raw_config is present".into(),
             })?;
         let name_map = name_map_from_json(doc.pointer("/summary/name_map")).map_err(|reason| {
-            SlippiError::Json {
+            ConfigError::Json {
                 path: config_path.clone(),
                 reason,
             }
@@ -106,13 +108,13 @@ impl SlippiModel {
         );
         let expected = weights::expected_tensors(&config);
         let index_path = dir.join(CONVERTED_INDEX_FILE);
-        let index = read_json(&index_path)?;
-        let listed = index_from_json(&index).map_err(|reason| SlippiError::Json {
-            path: index_path,
+        let index: Value = model_dir::read_json(&index_path)?;
+        let listed = index_from_json(&index).map_err(|reason| ConfigError::Json {
+            path: index_path.clone(),
             reason,
         })?;
-        weights::check_names_and_shapes(&listed, &expected)?;
-        let tensors = weights::read_safetensors(&dir.join(CONVERTED_WEIGHTS_FILE), &expected)?;
+        safetensors::check_tensors(&index_path, &listed, &expected)?;
+        let tensors = safetensors::read(&dir.join(CONVERTED_WEIGHTS_FILE), &expected)?;
         Self::from_tensors(config, tensors)
     }
 
@@ -129,21 +131,15 @@ impl SlippiModel {
             .iter()
             .map(|(n, t)| (n.clone(), t.shape.clone()))
             .collect();
-        weights::check_names_and_shapes(&found, &weights::expected_tensors(config))?;
-        std::fs::create_dir_all(dir).map_err(|source| SlippiError::Io {
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let expected = weights::expected_tensors(config);
+        safetensors::check_tensors(&weights_path, &found, &expected)?;
+        std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        let weights_path = dir.join(WEIGHTS_FILE);
-        let bytes = weights::safetensors_bytes(&weights_path, tensors)?;
-        weights::replace_file(&weights_path, &bytes)?;
-        let config_path = dir.join(CONFIG_FILE);
-        let mut json = serde_json::to_string_pretty(config).map_err(|e| SlippiError::Json {
-            path: config_path.clone(),
-            reason: e.to_string(),
-        })?;
-        json.push('\n');
-        weights::replace_file(&config_path, json.as_bytes())
+        safetensors::write(&weights_path, tensors)?;
+        Ok(model_dir::write_config(dir, config)?)
     }
 
     pub fn config(&self) -> &SlippiConfig {
@@ -180,42 +176,13 @@ impl SlippiModel {
 
 /// Reads and checks `dir/config.json`.
 pub fn read_config(dir: &Path) -> Result<SlippiConfig, SlippiError> {
-    let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| SlippiError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let config: SlippiConfig = serde_json::from_str(&text).map_err(|e| SlippiError::Json {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    let config: SlippiConfig = model_dir::read_config(dir)?;
     config.check()?;
     Ok(config)
 }
 
-/// Whether `dir` holds a slippi-ai model folder (its config.json names the
-/// slippi-ai family), so a models folder can mix families.
-pub fn is_slippi_model(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join(CONFIG_FILE))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|v| v.get("family").and_then(Value::as_str).map(str::to_string))
-        .is_some_and(|family| family == crate::config::FAMILY)
-}
-
-fn read_json(path: &Path) -> Result<Value, SlippiError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SlippiError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| SlippiError::Json {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
 /// A `{name: code}` object as a name map.
-pub(crate) fn name_map_from_json(v: Option<&Value>) -> Result<BTreeMap<String, u32>, String> {
+pub fn name_map_from_json(v: Option<&Value>) -> Result<BTreeMap<String, u32>, String> {
     let Some(v) = v else {
         return Ok(BTreeMap::new());
     };

@@ -12,10 +12,10 @@
 //! another name from the checkpoint's name map ([`Policy::player_name`]),
 //! so ports imitating different players still step as one batch.
 //!
-//! A port's [`PolicyState`] tensors are, in order: the core's `c0, h0, c1,
-//! h1, ...` (each `(1, H)`), the previous sampled controller's 13 classes
-//! (`(1, 13)`, all 0 at first, slippi-ai's dummy controller) and the tech
-//! mask's previous opponent action and count (`(1, 2)`).
+//! A port's [`PolicyState`] tensors are the core's `c0, h0, c1, h1, ...`
+//! (each `(1, H)`); its extras are a [`PortExtras`]: the previous sampled
+//! controller (all 0 at first, slippi-ai's dummy controller) and the
+//! opponent's tech mask.
 //!
 //! The reset rule is slippi-ai's: a new match only, never a stock loss.
 //! The delay is the checkpoint's; the daemon's delay queue applies it.
@@ -29,7 +29,7 @@ use fourstock_policy::{
 use fourstock_proto::ControllerState;
 use rand::SeedableRng;
 
-use crate::controller::{ControllerClasses, ControllerSpace, COMPONENTS};
+use crate::controller::{ControllerClasses, ControllerSpace};
 use crate::error::SlippiError;
 use crate::model::SlippiModel;
 use crate::observation::Observation;
@@ -48,6 +48,15 @@ const LISTED_NAMES: usize = 8;
 /// A requested name is quoted back cut to this many characters.
 const QUOTED_CHARS: usize = 40;
 
+/// What a slippi-ai port carries beside its core state.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PortExtras {
+    /// The controller this port's policy sampled on the previous frame.
+    pub prev: ControllerClasses,
+    /// slippi-ai's observation filter over the opponent's action.
+    pub tech_mask: TechMask,
+}
+
 pub struct SlippiPolicy {
     model: SlippiModel,
     info: PolicyInfo,
@@ -57,7 +66,7 @@ pub struct SlippiPolicy {
 }
 
 impl SlippiPolicy {
-    /// Loads a fourstock model folder written by [`crate::import_checkpoint`].
+    /// Loads a fourstock model folder written by `fourstock import slippi-ai`.
     pub fn load(dir: &Path) -> Result<SlippiPolicy, SlippiError> {
         Ok(SlippiPolicy::new(SlippiModel::load(dir)?))
     }
@@ -71,6 +80,7 @@ impl SlippiPolicy {
             hidden_sizes: vec![config.core.hidden_size; config.core.num_layers],
             delay: config.delay,
             reset: SLIPPI_RESET,
+            characters: Vec::new(),
         };
         let default_player = config.player_name.as_ref().and_then(|name| {
             let code = *config.name_map.get(name)?;
@@ -90,13 +100,6 @@ impl SlippiPolicy {
 
     pub fn model(&self) -> &SlippiModel {
         &self.model
-    }
-
-    /// Imitates another player from the checkpoint's name map by default.
-    pub fn set_player_name(&mut self, name: &str) -> Result<(), SlippiError> {
-        let player = self.named(name).map_err(SlippiError::config)?;
-        self.default_player = Some(player);
-        Ok(())
     }
 
     /// The default imitated player's name code: what a fresh state carries.
@@ -135,16 +138,6 @@ impl SlippiPolicy {
         ))
     }
 
-    pub fn set_temperature(&mut self, temperature: f32) -> Result<(), SlippiError> {
-        if !(temperature.is_finite() && temperature > 0.0) {
-            return Err(SlippiError::config(format!(
-                "temperature {temperature} must be positive"
-            )));
-        }
-        self.temperature = temperature;
-        Ok(())
-    }
-
     fn core_len(&self) -> usize {
         self.model.core().state_len()
     }
@@ -157,37 +150,39 @@ impl SlippiPolicy {
     ) -> Result<(Observation, ControllerClasses), PolicyError> {
         let mut obs = wire::observe(request.frame, request.port)
             .ok_or(PolicyError::MissingPort(request.port))?;
-        let at = self.core_len();
-        let tensors = &mut request.state.tensors;
-        if tensors.len() != at + 2 {
-            return Err(candle_core::Error::Msg(format!(
-                "a slippi-ai state has {} tensors, got {}",
-                at + 2,
-                tensors.len()
-            ))
-            .into());
+        let tech_mask = self.model.config().tech_mask;
+        let extras = self.extras_mut(request.port, request.state)?;
+        if tech_mask {
+            obs.p1.action = extras.tech_mask.apply(obs.p1.action);
         }
-        let prev_values = tensors[at].flatten_all()?.to_vec1::<f32>()?;
-        let mut prev = ControllerClasses::default();
-        for (slot, v) in prev.0.iter_mut().zip(prev_values) {
-            *slot = v as u8;
+        Ok((obs, extras.prev))
+    }
+
+    /// A request's [`PortExtras`], or the refusal of a state another
+    /// policy made.
+    fn extras_mut<'s>(
+        &self,
+        port: u8,
+        state: &'s mut PolicyState,
+    ) -> Result<&'s mut PortExtras, PolicyError> {
+        let tensors = state.tensors.len();
+        if tensors != self.core_len() {
+            return Err(self.foreign(port, format!("{tensors} state tensors")));
         }
-        if self.model.config().tech_mask {
-            let parts = tensors[at + 1].flatten_all()?.to_vec1::<f32>()?;
-            let [action, count] = parts[..] else {
-                return Err(candle_core::Error::Msg(format!(
-                    "the tech mask state has {} values, expected 2",
-                    parts.len()
-                ))
-                .into());
-            };
-            let mut mask = TechMask::from_parts(action as u16, count as u32);
-            obs.p1.action = mask.apply(obs.p1.action);
-            let (action, count) = mask.parts();
-            tensors[at + 1] =
-                Tensor::from_vec(vec![action as f32, count as f32], (1, 2), &Device::Cpu)?;
+        state
+            .extras_mut::<PortExtras>()
+            .ok_or_else(|| self.foreign(port, "no slippi-ai extras".into()))
+    }
+
+    fn foreign(&self, port: u8, detail: String) -> PolicyError {
+        PolicyError::ForeignState {
+            model: self.info.name.clone(),
+            port,
+            detail: format!(
+                "{detail}; a slippi-ai state has {} tensors and its extras",
+                self.core_len()
+            ),
         }
-        Ok((obs, prev))
     }
 }
 
@@ -197,23 +192,16 @@ impl Policy for SlippiPolicy {
     }
 
     fn initial_state(&self, seed: u64) -> PolicyState {
-        let mut tensors = self
+        let tensors = self
             .model
             .core()
             .zero_state(1, &Device::Cpu)
             .expect("allocating a zero state on the CPU");
-        tensors.push(
-            Tensor::zeros((1, COMPONENTS), candle_core::DType::F32, &Device::Cpu)
-                .expect("allocating on the CPU"),
-        );
-        tensors.push(
-            Tensor::zeros((1, 2), candle_core::DType::F32, &Device::Cpu)
-                .expect("allocating on the CPU"),
-        );
         PolicyState {
             tensors,
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             name_code: self.name_code(),
+            extras: Some(Box::new(PortExtras::default())),
         }
     }
 
@@ -276,8 +264,7 @@ impl Policy for SlippiPolicy {
         let space = self.model.featurizer().controller_space();
         let mut replies = Vec::with_capacity(batch.len());
         for (request, chosen) in batch.iter_mut().zip(&head.controllers) {
-            let values: Vec<f32> = chosen.0.iter().map(|&c| c as f32).collect();
-            request.state.tensors[n] = Tensor::from_vec(values, (1, COMPONENTS), &Device::Cpu)?;
+            self.extras_mut(request.port, request.state)?.prev = *chosen;
             replies.push(space.decode(chosen));
         }
         Ok(replies)

@@ -24,15 +24,6 @@ impl TechMask {
         TechMask::default()
     }
 
-    /// Restores a filter from its saved `(previous action, count)`.
-    pub fn from_parts(prev_action: u16, count: u32) -> TechMask {
-        TechMask { prev_action, count }
-    }
-
-    pub fn parts(&self) -> (u16, u32) {
-        (self.prev_action, self.count)
-    }
-
     /// Feeds this frame's opponent action; returns what the policy sees.
     pub fn apply(&mut self, action: u16) -> u16 {
         if action == self.prev_action {
@@ -63,7 +54,13 @@ mod tests {
         assert_eq!(seen[7..], [FORWARD_TECH; 2]);
         // A new action restarts the count.
         assert_eq!(mask.apply(BACKWARD_TECH), NEUTRAL_TECH);
-        assert_eq!(mask.parts(), (BACKWARD_TECH, 0));
+        assert_eq!(
+            mask,
+            TechMask {
+                prev_action: BACKWARD_TECH,
+                count: 0
+            }
+        );
         // Other actions pass through.
         assert_eq!(mask.apply(0x2C), 0x2C);
     }

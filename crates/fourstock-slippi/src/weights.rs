@@ -15,15 +15,14 @@
 //!   `_encoder/layers/{2j}` for j < d: `[R + e | R, R]`, then
 //!   `_encoder/layers/{2d}`: `[R + e | R, e]`; `decoder [e, R]`.
 //!
-//! Everything read is checked: exactly the expected names, the expected
-//! shapes, a float dtype (converted to f32) and finite values.
+//! Files are read and written by [`fourstock_nn::safetensors`], which
+//! checks exactly the expected names, the expected shapes, a float dtype
+//! (converted to f32) and finite values.
 
 use std::collections::HashMap;
-use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
-use fourstock_policy::checkpoint::F32View;
-use safetensors::tensor::Dtype;
+use candle_core::Tensor;
+use fourstock_nn::F32Tensor;
 
 use crate::config::SlippiConfig;
 use crate::controller::{ControllerSpace, COMPONENTS};
@@ -122,15 +121,12 @@ impl WeightMap {
         WeightMap(tensors)
     }
 
+    /// The tensor `name`; the names were checked against the config
+    /// before, so a missing one is a bug in the network's construction.
     pub fn take(&mut self, name: &str) -> Result<Tensor, SlippiError> {
-        self.0.remove(name).ok_or_else(|| SlippiError::Missing {
-            name: name.to_string(),
-            expected: Vec::new(),
-        })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0
+            .remove(name)
+            .ok_or_else(|| SlippiError::config(format!("tensor {name} is missing")))
     }
 
     /// The names left over.
@@ -139,125 +135,6 @@ impl WeightMap {
         names.sort();
         names
     }
-}
-
-/// Checks that `found` (name, shape) holds exactly `expected`.
-pub fn check_names_and_shapes(
-    found: &[(String, Vec<usize>)],
-    expected: &[(String, Vec<usize>)],
-) -> Result<(), SlippiError> {
-    let found_map: HashMap<&str, &Vec<usize>> =
-        found.iter().map(|(n, s)| (n.as_str(), s)).collect();
-    let mut extra: Vec<&str> = found_map
-        .keys()
-        .copied()
-        .filter(|n| !expected.iter().any(|(e, _)| e == n))
-        .collect();
-    extra.sort();
-    if let Some(name) = extra.first() {
-        return Err(SlippiError::Unexpected {
-            name: name.to_string(),
-        });
-    }
-    for (name, shape) in expected {
-        match found_map.get(name.as_str()) {
-            None => {
-                return Err(SlippiError::Missing {
-                    name: name.clone(),
-                    expected: shape.clone(),
-                })
-            }
-            Some(got) if *got != shape => {
-                return Err(SlippiError::Shape {
-                    name: name.clone(),
-                    expected: shape.clone(),
-                    got: (*got).clone(),
-                })
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// Reads a safetensors file and checks it holds exactly `expected`.
-pub fn read_safetensors(
-    path: &Path,
-    expected: &[(String, Vec<usize>)],
-) -> Result<HashMap<String, Tensor>, SlippiError> {
-    let bytes = std::fs::read(path).map_err(|source| SlippiError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| SlippiError::Weights {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let found: Vec<(String, Vec<usize>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.shape().to_vec()))
-        .collect();
-    check_names_and_shapes(&found, expected)?;
-    let mut tensors = HashMap::with_capacity(expected.len());
-    for (name, shape) in expected {
-        let view = file.tensor(name).map_err(|e| SlippiError::Weights {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let dtype = match view.dtype() {
-            Dtype::F32 => DType::F32,
-            Dtype::F16 => DType::F16,
-            Dtype::BF16 => DType::BF16,
-            Dtype::F64 => DType::F64,
-            other => {
-                return Err(SlippiError::DType {
-                    name: name.clone(),
-                    got: format!("{other:?}"),
-                })
-            }
-        };
-        let tensor = Tensor::from_raw_buffer(view.data(), dtype, shape, &Device::Cpu)?
-            .to_dtype(DType::F32)?;
-        let values = tensor.flatten_all()?.to_vec1::<f32>()?;
-        if values.iter().any(|v| !v.is_finite()) {
-            return Err(SlippiError::NonFinite { name: name.clone() });
-        }
-        tensors.insert(name.clone(), tensor);
-    }
-    Ok(tensors)
-}
-
-/// One f32 tensor to write.
-pub struct F32Tensor {
-    pub shape: Vec<usize>,
-    pub values: Vec<f32>,
-}
-
-/// Serialises named f32 tensors as safetensors bytes.
-pub fn safetensors_bytes(
-    path: &Path,
-    tensors: &[(String, F32Tensor)],
-) -> Result<Vec<u8>, SlippiError> {
-    let views = tensors
-        .iter()
-        .map(|(name, t)| (name.clone(), F32View::new(t.shape.clone(), &t.values)));
-    safetensors::serialize(views, None).map_err(|e| SlippiError::Weights {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// reader never sees half a file.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), SlippiError> {
-    let io = |source| SlippiError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// Seeded random weights for a config, for benchmarks and tests: kernels

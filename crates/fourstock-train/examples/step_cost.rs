@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use fourstock_policy::{Policy, RecurrentPolicy, StepRequest};
+use fourstock_policy::{Policy, StepRequest};
+use fourstock_recurrent::RecurrentPolicy;
 
 fn main() {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {

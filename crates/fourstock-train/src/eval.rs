@@ -12,7 +12,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use fourstock_policy::{action, Policy, PolicyError, RecurrentPolicy, StepRequest};
+use fourstock_policy::{Policy, PolicyError, StepRequest};
+use fourstock_recurrent::{action, RecurrentPolicy};
 
 use crate::dataset::{self, Selection};
 use crate::sequence::Sequence;

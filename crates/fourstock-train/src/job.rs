@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use fourstock_policy::{PolicyConfig, RecurrentPolicy};
+use fourstock_recurrent::{PolicyConfig, RecurrentPolicy};
 use fourstock_replay::replay_files;
 use tracing::info;
 

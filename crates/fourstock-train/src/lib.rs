@@ -1,10 +1,13 @@
-//! Imitation learning: fourstock policies trained on Slippi replays with
-//! candle, through the same featurizer, core and head the daemon serves.
+//! Imitation learning: fourstock's recurrent policies trained on Slippi
+//! replays with candle, through the same featurizer, core and head the
+//! daemon serves (`fourstock-recurrent`). It depends on the policy contract
+//! for the lifecycle, never on the server.
 //!
 //! A replay folder becomes [`Sequence`]s, one per port playing the chosen
 //! character ([`dataset`]): frame t seen from that port, paired with the
-//! controller it held on frame t + delay ([`target`]), with resets where the
-//! daemon's own lifecycle resets ([`sequence`]). [`window`] cuts lanes of
+//! controller it held on frame t + delay ([`target`]), with resets where
+//! serving resets, by the contract's own [`fourstock_policy::Lifecycle`]
+//! ([`sequence`]). [`window`] cuts lanes of
 //! sequences into windows for truncated backpropagation through time;
 //! [`model`] unrolls the policy over them; [`loss`] scores the logits;
 //! [`trainer`] runs AdamW; [`eval`] compares a policy with two baselines on

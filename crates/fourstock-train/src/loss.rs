@@ -3,7 +3,7 @@
 //! per stick axis and for the shoulder (cross-entropy).
 
 use candle_core::{Device, Tensor, D};
-use fourstock_policy::action;
+use fourstock_recurrent::action;
 
 use crate::window::Window;
 

@@ -8,11 +8,11 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use fourstock_policy::checkpoint::{self, CheckpointError};
-use fourstock_policy::core::RecurrentCore;
-use fourstock_policy::featurizer::Featurizer;
-use fourstock_policy::head::ControllerHead;
-use fourstock_policy::{PolicyConfig, RecurrentPolicy};
+use fourstock_recurrent::checkpoint::{self, CheckpointError};
+use fourstock_recurrent::core::RecurrentCore;
+use fourstock_recurrent::featurizer::Featurizer;
+use fourstock_recurrent::head::ControllerHead;
+use fourstock_recurrent::{PolicyConfig, RecurrentPolicy};
 
 use crate::window::Window;
 

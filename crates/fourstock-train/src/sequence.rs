@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use fourstock_policy::ResetRule;
+use fourstock_policy::{Lifecycle, ResetRule, Verdict};
 use fourstock_proto::{ClientMessage, Frame};
-use fourstock_server::lifecycle::{Lifecycle, ResetCause, Verdict};
 
 use crate::target::Target;
 
@@ -83,14 +82,9 @@ impl Sequence {
                     if frame.player(port).is_none() {
                         break 'messages;
                     }
-                    if let Verdict::Step { reset, .. } = life.observe(frame) {
-                        let reset = match reset {
-                            Some(ResetCause::NewMatch) => rule.new_match,
-                            Some(ResetCause::StockLoss) => rule.stock_loss,
-                            None => false,
-                        };
+                    if let Verdict::Advance { reset, .. } = life.observe(frame) {
                         stepped.push(at);
-                        resets.push(reset);
+                        resets.push(reset.is_some_and(|cause| rule.applies(cause)));
                     }
                 }
                 ClientMessage::Hello(_) => {}

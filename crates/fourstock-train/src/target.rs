@@ -1,8 +1,8 @@
 //! What a port's controller held, as the classes of the action space the
 //! head predicts: 8 button bits, 4 stick-axis classes, 1 shoulder class.
 
-use fourstock_policy::action;
 use fourstock_proto::ControllerState;
+use fourstock_recurrent::action;
 
 /// One controller as training targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use candle_core::backprop::GradStore;
 use candle_core::Tensor;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use fourstock_policy::CheckpointError;
-use fourstock_policy::PolicyConfig;
+use fourstock_recurrent::CheckpointError;
+use fourstock_recurrent::PolicyConfig;
 use tracing::info;
 
 use crate::loss::losses;

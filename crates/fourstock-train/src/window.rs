@@ -4,8 +4,8 @@
 //! starts the next one at once, and that sample carries a reset, as does
 //! every frame on which the daemon would reset.
 
-use fourstock_policy::action;
-use fourstock_policy::featurizer::Featurizer;
+use fourstock_recurrent::action;
+use fourstock_recurrent::featurizer::Featurizer;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 

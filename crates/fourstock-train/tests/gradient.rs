@@ -4,9 +4,9 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use fourstock_policy::core::RecurrentCore;
-use fourstock_policy::head::ControllerHead;
-use fourstock_policy::CellKind;
+use fourstock_recurrent::core::RecurrentCore;
+use fourstock_recurrent::head::ControllerHead;
+use fourstock_recurrent::CellKind;
 
 const INPUT: usize = 3;
 const HIDDEN: usize = 2;

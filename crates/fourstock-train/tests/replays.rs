@@ -5,7 +5,7 @@
 
 mod support;
 
-use fourstock_policy::RecurrentPolicy;
+use fourstock_recurrent::RecurrentPolicy;
 use fourstock_replay::{read_replay, replay_files};
 use fourstock_tests::fixtures::FALCO;
 use fourstock_tests::shared::replays_dir;

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use fourstock_policy::RecurrentPolicy;
+use fourstock_policy::ModelRegistry;
 use fourstock_proto::PortRequest;
-use fourstock_server::ModelRegistry;
+use fourstock_recurrent::RecurrentFamily;
+use fourstock_recurrent::RecurrentPolicy;
 
 const FALCO: u8 = 20;
 const PEACH: u8 = 12;
@@ -17,7 +18,7 @@ fn models() -> &'static Path {
 
 #[test]
 fn the_daemon_serves_the_trained_models_by_character() {
-    let registry = ModelRegistry::load(models()).unwrap();
+    let registry = ModelRegistry::load(models(), &[&RecurrentFamily]).unwrap();
     assert_eq!(registry.default_name(), "generic-lstm");
     assert!(registry.names().contains(&"untrained-lstm"));
     let request = |character| PortRequest {

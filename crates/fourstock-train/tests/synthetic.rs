@@ -4,7 +4,7 @@
 
 mod support;
 
-use fourstock_policy::RecurrentPolicy;
+use fourstock_recurrent::RecurrentPolicy;
 use fourstock_train::{evaluate, train, TrainOptions};
 
 use support::{serves_as_stepped_locally, synthetic_game, synthetic_sequences, tiny_config};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use fourstock_policy::RecurrentPolicy;
+use fourstock_recurrent::RecurrentPolicy;
 use fourstock_replay::replay_files;
 use fourstock_train::dataset;
 

@@ -28,7 +28,7 @@ enum Source {
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     match args.source {
         Source::SlippiAi { checkpoint, out } => {
-            let report = fourstock_slippi::import_checkpoint(&checkpoint, &out)
+            let report = fourstock_slippi_import::import_checkpoint(&checkpoint, &out)
                 .with_context(|| format!("importing {}", checkpoint.display()))?;
             println!(
                 "wrote {}: slippi-ai {} ({} tensors, {} parameters), delay {} frames",

@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use fourstock_policy::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
+use fourstock_recurrent::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
 
 #[derive(Args, Debug)]
 pub struct InitModelArgs {
     /// Folder to write config.json and model.safetensors to; its name is the model's name.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value = "lstm", value_parser = parse_cell)]
+    #[arg(long, default_value = "lstm")]
     cell: CellKind,
     /// Hidden size of each layer, bottom first.
     #[arg(long, value_delimiter = ',', default_value = "128,128")]
@@ -24,14 +24,6 @@ pub struct InitModelArgs {
     speeds: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-}
-
-fn parse_cell(s: &str) -> Result<CellKind, String> {
-    match s {
-        "lstm" => Ok(CellKind::Lstm),
-        "gru" => Ok(CellKind::Gru),
-        other => Err(format!("unknown cell {other:?}: use lstm or gru")),
-    }
 }
 
 pub fn run(args: InitModelArgs) -> anyhow::Result<()> {

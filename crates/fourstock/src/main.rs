@@ -2,6 +2,7 @@
 
 mod bench;
 mod eval;
+mod families;
 mod import;
 mod init_model;
 mod inspect;

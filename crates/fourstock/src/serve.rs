@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use fourstock_server::{FallbackMode, ModelRegistry, ServerConfig};
+use fourstock_policy::ModelRegistry;
+use fourstock_server::{FallbackMode, ServerConfig};
 
 use crate::wake_latency::{WakeLatency, DEVICE};
 
@@ -59,7 +60,7 @@ pub fn default_models_dir() -> PathBuf {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let dir = args.models.unwrap_or_else(default_models_dir);
-    let models = ModelRegistry::load(&dir)
+    let models = ModelRegistry::load(&dir, &crate::families::all())
         .with_context(|| format!("loading models from {}", dir.display()))?;
     let defaults = ServerConfig::default();
     let config = ServerConfig {

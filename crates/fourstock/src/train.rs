@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use clap::Args;
-use fourstock_policy::{
-    CellKind, Decoding, FeatureConfig, PolicyConfig, RecurrentPolicy, ResetRule,
-};
+use fourstock_policy::ResetRule;
+use fourstock_recurrent::{CellKind, Decoding, FeatureConfig, PolicyConfig, RecurrentPolicy};
 use fourstock_train::{character_id, TrainJob, TrainOptions};
 
 #[derive(Args, Debug)]
@@ -34,7 +33,7 @@ pub struct TrainArgs {
     /// Percent of replay files held out for evaluation (chosen by a hash of the file name).
     #[arg(long, default_value_t = 15)]
     held_out_percent: u32,
-    #[arg(long, default_value = "lstm", value_parser = parse_cell)]
+    #[arg(long, default_value = "lstm")]
     cell: CellKind,
     /// Hidden size of each layer, bottom first.
     #[arg(long, value_delimiter = ',', default_value = "128,128")]
@@ -76,14 +75,6 @@ pub struct TrainArgs {
     /// features) instead of a seeded initialisation.
     #[arg(long, value_name = "MODEL_DIR")]
     init: Option<PathBuf>,
-}
-
-fn parse_cell(s: &str) -> Result<CellKind, String> {
-    match s {
-        "lstm" => Ok(CellKind::Lstm),
-        "gru" => Ok(CellKind::Gru),
-        other => Err(format!("unknown cell {other:?}: use lstm or gru")),
-    }
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {

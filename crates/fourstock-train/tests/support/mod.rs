@@ -7,12 +7,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use fourstock_policy::{
-    head, CellKind, Decoding, FeatureConfig, Policy, PolicyConfig, RecurrentPolicy, StepRequest,
-};
+use fourstock_policy::{Policy, StepRequest};
 use fourstock_proto::{
     Buttons, ClientMessage, ControllerState, Frame, MatchStart, PlayerInfo, StageState,
 };
+use fourstock_recurrent::{head, CellKind, Decoding, FeatureConfig, PolicyConfig, RecurrentPolicy};
 use fourstock_tests::client::{within_timeout, TestClient};
 use fourstock_tests::fixtures::{player, BATTLEFIELD, FALCO, FOX};
 use fourstock_tests::server::{config, TestServer};

@@ -1,0 +1,426 @@
+//! The hand-written CPU kernel for the small batches live sessions step:
+//! `y = x W + b` against a weight matrix packed once, at load time.
+//!
+//! At batch 1 a step is a stream of matrix-vector products bound by the
+//! speed at which weights come from memory; at a few rows it is bound by
+//! how often each weight is loaded. candle's matmul (gemm) packs its
+//! operands on every call and is tuned for large products: on this
+//! project's models a batch of 4 costs it 4 to 5 times a batch of 1.
+//!
+//! [`PackedWeights`] stores `W` (`[in, out]`) as panels of [`TILE`]
+//! columns, each panel its `in` rows of `TILE` values end to end, so the
+//! whole matrix is one sequential stream. For a group of batch rows (4
+//! with AVX2, 8 with AVX-512) the kernel keeps the panel's outputs for
+//! every row in registers while it walks the panel once; panels are the
+//! outer loop, so each weight comes from memory once per step and from
+//! cache for every further group. Inputs that are zero for every row of
+//! the group are skipped, so one-hot features read only the panel rows
+//! they pick. A batch of one reads its input row directly and spreads it
+//! over four partial sums, to keep four multiply-adds in flight.
+//!
+//! The x86-64 kernels (AVX-512, else AVX2 and FMA) are chosen at run
+//! time ([`Isa`]); other CPUs take a plain loop. `tests/kernel.rs` proves
+//! each one equal to candle's matmul.
+
+use candle_core::{Device, Tensor};
+
+/// Columns per panel: one 16-wide or two 8-wide registers.
+pub const TILE: usize = 16;
+/// Batches of at most this many rows go through the packed kernel; larger
+/// ones through candle's matmul. Up to here the kernel was measured faster
+/// (BENCHMARKS.md); beyond, cache blocking over the input would matter.
+pub const SMALL_BATCH: usize = 64;
+
+/// Whether a batch of `rows` on `device` steps through the rows path
+/// (plain loops over rows and [`PackedWeights`]) rather than candle's
+/// tensor ops. Every serving layer asks this one question, so the choice
+/// is made in one place.
+pub fn takes_rows(rows: usize, device: &Device) -> bool {
+    rows <= SMALL_BATCH && device.is_cpu()
+}
+
+/// The instruction sets the kernel is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// 16-wide registers; groups of 8 batch rows.
+    Avx512,
+    /// 8-wide registers with fused multiply-add; groups of 4 batch rows.
+    Avx2Fma,
+    /// A plain loop, one batch row at a time.
+    Portable,
+}
+
+impl Isa {
+    /// The instruction sets this CPU runs, best first.
+    pub fn available() -> Vec<Isa> {
+        let mut isas = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                isas.push(Isa::Avx2Fma);
+            }
+        }
+        isas.push(Isa::Portable);
+        isas
+    }
+
+    /// The best of [`Isa::available`], found once.
+    pub fn best() -> Isa {
+        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Isa::available()[0])
+    }
+}
+
+/// A weight matrix `[in, out]` in panels of [`TILE`] columns (the last one
+/// zero-padded).
+#[derive(Clone, Debug)]
+pub struct PackedWeights {
+    input: usize,
+    out: usize,
+    panels: Vec<f32>,
+}
+
+impl PackedWeights {
+    /// Packs `w`, `[input, out]` row-major.
+    pub fn new(w: &[f32], input: usize, out: usize) -> PackedWeights {
+        assert_eq!(w.len(), input * out, "w is not [{input}, {out}]");
+        let tiles = out.div_ceil(TILE);
+        let mut panels = vec![0.0; tiles * input * TILE];
+        for (i, row) in w.chunks_exact(out.max(1)).enumerate().take(input) {
+            for (t, values) in row.chunks(TILE).enumerate() {
+                let at = (t * input + i) * TILE;
+                panels[at..at + values.len()].copy_from_slice(values);
+            }
+        }
+        PackedWeights { input, out, panels }
+    }
+
+    /// Packs a `[in, out]` f32 CPU tensor.
+    pub fn from_tensor(w: &Tensor) -> candle_core::Result<PackedWeights> {
+        let (input, out) = w.dims2()?;
+        let values = w.flatten_all()?.to_vec1::<f32>()?;
+        Ok(PackedWeights::new(&values, input, out))
+    }
+
+    pub fn input(&self) -> usize {
+        self.input
+    }
+
+    pub fn out(&self) -> usize {
+        self.out
+    }
+
+    /// `x W + b` for `rows` rows of `x` laid end to end (`x.len()` is
+    /// `rows * in`); `bias` has `out` values. Returns `rows * out` values,
+    /// row after row. Runs on the best instruction set the CPU has.
+    pub fn affine(&self, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
+        self.run(Isa::best(), x, rows, bias)
+    }
+
+    /// [`PackedWeights::affine`] on a given instruction set, which must be
+    /// one of [`Isa::available`].
+    pub fn affine_on(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
+        assert!(Isa::available().contains(&isa), "{isa:?} is not available");
+        self.run(isa, x, rows, bias)
+    }
+
+    /// [`PackedWeights::affine_on`] for an instruction set known to be
+    /// available.
+    fn run(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
+        assert_eq!(
+            x.len(),
+            rows * self.input,
+            "x is not {rows} rows of {}",
+            self.input
+        );
+        if let Some(b) = bias {
+            assert_eq!(b.len(), self.out, "bias is not [{}]", self.out);
+        }
+        let mut y = vec![0.0; rows * self.out];
+        match isa {
+            // SAFETY: the CPU has the features each kernel is compiled for.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { avx512::affine(self, x, rows, bias, &mut y) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => unsafe { avx2::affine(self, x, rows, bias, &mut y) },
+            _ => self.affine_plain(x, rows, bias, &mut y),
+        }
+        y
+    }
+
+    /// [`PackedWeights::affine`] on tensors: `x` is `(rows, in)`; returns
+    /// `(rows, out)`.
+    pub fn affine_tensor(&self, x: &Tensor, bias: Option<&[f32]>) -> candle_core::Result<Tensor> {
+        let (rows, input) = x.dims2()?;
+        if input != self.input {
+            candle_core::bail!(
+                "x is (_, {input}) but the weights are [{}, {}]",
+                self.input,
+                self.out
+            );
+        }
+        let y = self.affine(&x.flatten_all()?.to_vec1::<f32>()?, rows, bias);
+        Tensor::from_vec(y, (rows, self.out), &Device::Cpu)
+    }
+
+    /// The portable form of [`PackedWeights::affine`]: one batch row at a
+    /// time, a panel row at a time.
+    fn affine_plain(&self, x: &[f32], rows: usize, bias: Option<&[f32]>, y: &mut [f32]) {
+        let (input, out) = (self.input, self.out);
+        for r in 0..rows {
+            let xr = &x[r * input..(r + 1) * input];
+            for t in 0..out.div_ceil(TILE) {
+                let panel = &self.panels[t * input * TILE..(t + 1) * input * TILE];
+                let mut acc = [0.0f32; TILE];
+                for (&v, w) in xr.iter().zip(panel.chunks_exact(TILE)) {
+                    if v != 0.0 {
+                        for (a, &w) in acc.iter_mut().zip(w) {
+                            *a += v * w;
+                        }
+                    }
+                }
+                store(&acc, t, r, out, bias, y);
+            }
+        }
+    }
+}
+
+/// Writes one panel's outputs for batch row `r`, adding the bias.
+#[inline(always)]
+fn store(acc: &[f32; TILE], t: usize, r: usize, out: usize, bias: Option<&[f32]>, y: &mut [f32]) {
+    let at = t * TILE;
+    let n = TILE.min(out - at);
+    let dst = &mut y[r * out + at..r * out + at + n];
+    match bias {
+        Some(b) => {
+            for ((d, a), b) in dst.iter_mut().zip(acc).zip(&b[at..at + n]) {
+                *d = a + b;
+            }
+        }
+        None => dst.copy_from_slice(&acc[..n]),
+    }
+}
+
+/// A group of `size` batch rows starting at `r0`, transposed: for every
+/// input, the group's `N` values side by side (zero past `size`).
+#[cfg(target_arch = "x86_64")]
+fn transposed<const N: usize>(x: &[f32], input: usize, r0: usize, size: usize) -> Vec<[f32; N]> {
+    (0..input)
+        .map(|i| {
+            std::array::from_fn(|g| {
+                if g < size {
+                    x[(r0 + g) * input + i]
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect()
+}
+
+/// Generates one SIMD kernel: `$group` batch rows share each walk over a
+/// panel, whose rows are `$per_tile` registers wide. Panels are the
+/// outer loop, so a panel is fetched from memory once and then served from
+/// cache to every group of the batch.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_kernel {
+    ($name:ident, $feature:literal, $group:literal, $reg:ty, $per_tile:literal,
+     $zero:ident, $load:ident, $splat:ident, $fma:ident, $add:ident, $store_reg:ident) => {
+        mod $name {
+            use std::arch::x86_64::*;
+
+            use super::{store, transposed, PackedWeights, TILE};
+
+            pub const GROUP: usize = $group;
+            const WIDTH: usize = TILE / $per_tile;
+
+            #[target_feature(enable = $feature)]
+            pub unsafe fn affine(
+                p: &PackedWeights,
+                x: &[f32],
+                rows: usize,
+                bias: Option<&[f32]>,
+                y: &mut [f32],
+            ) {
+                if rows == 1 {
+                    return row(p, x, bias, y);
+                }
+                let groups: Vec<(usize, usize, Vec<[f32; GROUP]>)> = (0..rows)
+                    .step_by(GROUP)
+                    .map(|r0| {
+                        let size = GROUP.min(rows - r0);
+                        (r0, size, transposed::<GROUP>(x, p.input, r0, size))
+                    })
+                    .collect();
+                for t in 0..p.out.div_ceil(TILE) {
+                    let panel = &p.panels[t * p.input * TILE..(t + 1) * p.input * TILE];
+                    for (r0, size, values) in &groups {
+                        let (r0, out) = (*r0, p.out);
+                        match *size {
+                            1 => tile::<1, 4>(panel, values, t, r0, out, bias, y),
+                            2 => tile::<2, 2>(panel, values, t, r0, out, bias, y),
+                            3 => tile::<3, 2>(panel, values, t, r0, out, bias, y),
+                            4 => tile::<4, 1>(panel, values, t, r0, out, bias, y),
+                            5 => tile::<5, 1>(panel, values, t, r0, out, bias, y),
+                            6 => tile::<6, 1>(panel, values, t, r0, out, bias, y),
+                            7 => tile::<7, 1>(panel, values, t, r0, out, bias, y),
+                            _ => tile::<GROUP, 1>(panel, values, t, r0, out, bias, y),
+                        }
+                    }
+                }
+            }
+
+            /// A batch of one: the input row read directly (zeros skipped),
+            /// four partial sums per panel so that four multiply-adds are
+            /// in flight.
+            #[inline(always)]
+            unsafe fn row(p: &PackedWeights, x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+                let input = p.input;
+                for t in 0..p.out.div_ceil(TILE) {
+                    let panel = &p.panels[t * input * TILE..(t + 1) * input * TILE];
+                    let mut acc = [[$zero(); $per_tile]; 4];
+                    let madd = |i: usize, v: f32, acc: &mut [$reg; $per_tile]| {
+                        if v == 0.0 {
+                            return;
+                        }
+                        let w = panel[i * TILE..].as_ptr();
+                        let vb = $splat(v);
+                        for q in 0..$per_tile {
+                            // SAFETY: row i of the panel holds TILE values.
+                            let wq = unsafe { $load(w.add(q * WIDTH)) };
+                            acc[q] = $fma(vb, wq, acc[q]);
+                        }
+                    };
+                    // Four inputs at a time, each into its own sums: fixed
+                    // indices keep the sums in registers.
+                    let chunks = x.chunks_exact(4);
+                    let rest = chunks.remainder();
+                    for (c, xs) in chunks.enumerate() {
+                        let [a0, a1, a2, a3] = &mut acc;
+                        madd(4 * c, xs[0], a0);
+                        madd(4 * c + 1, xs[1], a1);
+                        madd(4 * c + 2, xs[2], a2);
+                        madd(4 * c + 3, xs[3], a3);
+                    }
+                    for (k, &v) in rest.iter().enumerate() {
+                        madd(input - rest.len() + k, v, &mut acc[0]);
+                    }
+                    let mut values = [0.0f32; TILE];
+                    for q in 0..$per_tile {
+                        let sum = $add($add(acc[0][q], acc[1][q]), $add(acc[2][q], acc[3][q]));
+                        // SAFETY: `values` holds TILE values.
+                        unsafe { $store_reg(values.as_mut_ptr().add(q * WIDTH), sum) };
+                    }
+                    store(&values, t, 0, p.out, bias, y);
+                }
+            }
+
+            /// One panel for rows `r0..r0 + G`, with `U` partial sums per
+            /// row: a multiply-add waits for the one before it on the same
+            /// register, so a group of fewer than 4 rows spreads its inputs
+            /// over several registers to keep 4 or more in flight.
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn tile<const G: usize, const U: usize>(
+                panel: &[f32],
+                values: &[[f32; GROUP]],
+                t: usize,
+                r0: usize,
+                out: usize,
+                bias: Option<&[f32]>,
+                y: &mut [f32],
+            ) {
+                let mut acc = [[[$zero(); $per_tile]; U]; G];
+                // U inputs at a time, each into its own sums: fixed indices
+                // keep the sums in registers.
+                let chunks = values.chunks_exact(U);
+                let rest = chunks.remainder();
+                for (c, vs) in chunks.enumerate() {
+                    for u in 0..U {
+                        madd::<G, U>(panel, c * U + u, &vs[u], &mut acc, u);
+                    }
+                }
+                for (k, v) in rest.iter().enumerate() {
+                    madd::<G, U>(panel, values.len() - rest.len() + k, v, &mut acc, 0);
+                }
+                for g in 0..G {
+                    let mut sum = acc[g][0];
+                    for u in 1..U {
+                        for q in 0..$per_tile {
+                            sum[q] = $add(sum[q], acc[g][u][q]);
+                        }
+                    }
+                    let mut values = [0.0f32; TILE];
+                    for q in 0..$per_tile {
+                        // SAFETY: `values` holds TILE values.
+                        unsafe { $store_reg(values.as_mut_ptr().add(q * WIDTH), sum[q]) };
+                    }
+                    store(&values, t, r0 + g, out, bias, y);
+                }
+            }
+
+            /// `acc[g][u] += v[g] * w[i]` for one input.
+            #[inline(always)]
+            unsafe fn madd<const G: usize, const U: usize>(
+                panel: &[f32],
+                i: usize,
+                v: &[f32; GROUP],
+                acc: &mut [[[$reg; $per_tile]; U]; G],
+                u: usize,
+            ) {
+                if v.iter().all(|&v| v == 0.0) {
+                    return;
+                }
+                let w = panel[i * TILE..].as_ptr();
+                let mut wv = [$zero(); $per_tile];
+                for (q, reg) in wv.iter_mut().enumerate() {
+                    // SAFETY: row i of the panel holds TILE values.
+                    *reg = unsafe { $load(w.add(q * WIDTH)) };
+                }
+                for g in 0..G {
+                    let vb = $splat(v[g]);
+                    for q in 0..$per_tile {
+                        acc[g][u][q] = $fma(vb, wv[q], acc[g][u][q]);
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+simd_kernel!(
+    avx2,
+    "avx2,fma",
+    4,
+    __m256,
+    2,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_storeu_ps
+);
+
+// With 32 registers a group of 8 rows keeps its outputs in registers, so
+// each weight load feeds 8 multiply-adds.
+#[cfg(target_arch = "x86_64")]
+simd_kernel!(
+    avx512,
+    "avx512f",
+    8,
+    __m512,
+    1,
+    _mm512_setzero_ps,
+    _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_storeu_ps
+);

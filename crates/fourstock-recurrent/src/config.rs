@@ -1,0 +1,97 @@
+//! A model's `config.json`: architecture, features, delay, reset rule and
+//! decoding. The same file is written by training and read by the daemon.
+
+use fourstock_policy::ResetRule;
+use serde::{Deserialize, Serialize};
+
+/// The recurrent cell of every layer in the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellKind {
+    Lstm,
+    Gru,
+}
+
+impl CellKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+        }
+    }
+}
+
+impl std::str::FromStr for CellKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "lstm" => Ok(CellKind::Lstm),
+            "gru" => Ok(CellKind::Gru),
+            other => Err(format!("unknown cell {other:?}: use lstm or gru")),
+        }
+    }
+}
+
+/// Which optional parts of the feature vector a model reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// The five speeds of every player, scaled by 0.5.
+    #[serde(default)]
+    pub speeds: bool,
+    /// How many opponents follow the controlled player (missing ones are zeros).
+    #[serde(default = "one")]
+    pub opponents: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            speeds: false,
+            opponents: 1,
+        }
+    }
+}
+
+/// How logits become a controller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Decoding {
+    /// The most likely class of every head; deterministic.
+    #[default]
+    Argmax,
+    /// Seeded sampling with a temperature.
+    Sample { temperature: f32 },
+}
+
+/// A model's config.json.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyConfig {
+    /// Model name; the directory under models/.
+    pub name: String,
+    /// What people should know about it (how it was made, whether it is trained).
+    #[serde(default)]
+    pub description: String,
+    /// False for a seeded initialisation that has seen no data.
+    #[serde(default)]
+    pub trained: bool,
+    pub cell: CellKind,
+    /// Hidden size of each recurrent layer, bottom first.
+    pub hidden_sizes: Vec<usize>,
+    #[serde(default)]
+    pub features: FeatureConfig,
+    /// Reaction delay in frames.
+    #[serde(default)]
+    pub delay: u32,
+    #[serde(default)]
+    pub reset: ResetRule,
+    #[serde(default)]
+    pub decoding: Decoding,
+    /// Characters (external ids) this model was made for; empty for any.
+    #[serde(default)]
+    pub characters: Vec<u8>,
+}

@@ -1,0 +1,156 @@
+//! Game state to features, following slippi-ai's encoding so its lessons
+//! carry over.
+//!
+//! Layout, in order:
+//! - the stage, one-hot over 64 ids;
+//! - the controlled player's block, then `opponents` opponent blocks (other
+//!   leaders in port order; Nana is skipped; a missing opponent is zeros);
+//! - the controlled player's controller as held on this frame (for a bot,
+//!   its own previous output as the game applied it), discretised as the
+//!   head's action space: 8 buttons, 4 stick axes of 17 classes, the
+//!   shoulder of 5 classes.
+//!
+//! A player block: action state one-hot over 400 (ids 0..=398, then one
+//! "unknown" bucket for every id from 0x18F up), character one-hot over 33,
+//! jumps left one-hot over 7 (clamped to 6), then x and y times 0.05 clipped
+//! to +-10, percent and shield times 0.01, facing +-1, on ground and
+//! invulnerable as 0/1, and, if the model reads them, the five speeds times
+//! 0.5.
+
+use fourstock_proto::validate::PORTS;
+use fourstock_proto::{Frame, PlayerFrame};
+
+use crate::action;
+use crate::config::FeatureConfig;
+use fourstock_policy::PolicyError;
+
+pub const STAGES: usize = 64;
+/// 0x18F known action states plus the unknown bucket.
+pub const ACTIONS: usize = 0x18F + 1;
+pub const UNKNOWN_ACTION: usize = ACTIONS - 1;
+pub const CHARACTERS: usize = 0x21;
+pub const JUMPS: usize = 7;
+/// x, y, percent, shield, facing, on ground, invulnerable.
+pub const SCALARS: usize = 7;
+pub const SPEEDS: usize = 5;
+
+/// Offsets inside a player block.
+pub const ACTION_AT: usize = 0;
+pub const CHARACTER_AT: usize = ACTION_AT + ACTIONS;
+pub const JUMPS_AT: usize = CHARACTER_AT + CHARACTERS;
+pub const SCALARS_AT: usize = JUMPS_AT + JUMPS;
+/// Only for models that read speeds.
+pub const SPEEDS_AT: usize = SCALARS_AT + SCALARS;
+
+pub const POSITION_SCALE: f32 = 0.05;
+pub const POSITION_CLIP: f32 = 10.0;
+pub const PERCENT_SCALE: f32 = 0.01;
+pub const SHIELD_SCALE: f32 = 0.01;
+pub const SPEED_SCALE: f32 = 0.5;
+
+/// Writes feature vectors for one model's feature config.
+#[derive(Clone, Debug)]
+pub struct Featurizer {
+    speeds: bool,
+    opponents: usize,
+}
+
+impl Featurizer {
+    pub fn new(config: &FeatureConfig) -> Featurizer {
+        Featurizer {
+            speeds: config.speeds,
+            opponents: config.opponents,
+        }
+    }
+
+    /// Width of one player block.
+    pub fn player_size(&self) -> usize {
+        SPEEDS_AT + if self.speeds { SPEEDS } else { 0 }
+    }
+
+    /// Offset of a player block: 0 for the controlled player, 1.. for the
+    /// opponents.
+    pub fn player_at(&self, index: usize) -> usize {
+        STAGES + index * self.player_size()
+    }
+
+    /// Offset of the previous-controller block.
+    pub fn controller_at(&self) -> usize {
+        self.player_at(1 + self.opponents)
+    }
+
+    /// Width of the whole feature vector.
+    pub fn size(&self) -> usize {
+        self.controller_at() + action::SIZE
+    }
+
+    /// Writes the features of `frame` seen from `port` into `out`, which
+    /// must be [`Featurizer::size`] long (a shorter slice panics, as
+    /// `copy_from_slice` does). Allocates nothing.
+    pub fn write(&self, frame: &Frame, port: u8, out: &mut [f32]) -> Result<(), PolicyError> {
+        assert_eq!(out.len(), self.size(), "feature buffer length");
+        out.fill(0.0);
+        let me = frame.player(port).ok_or(PolicyError::MissingPort(port))?;
+        if (frame.stage as usize) < STAGES {
+            out[frame.stage as usize] = 1.0;
+        }
+        let size = self.player_size();
+        self.write_player(me, &mut out[self.player_at(0)..][..size]);
+        // Port order, whatever order the frame lists players in.
+        let mut opponents = PORTS
+            .filter(|&other| other != port)
+            .filter_map(|other| frame.player(other));
+        for index in 1..=self.opponents {
+            match opponents.next() {
+                Some(p) => self.write_player(p, &mut out[self.player_at(index)..][..size]),
+                None => break,
+            }
+        }
+        write_controller(me, &mut out[self.controller_at()..][..action::SIZE]);
+        Ok(())
+    }
+
+    fn write_player(&self, p: &PlayerFrame, out: &mut [f32]) {
+        out[ACTION_AT + (p.action_state as usize).min(UNKNOWN_ACTION)] = 1.0;
+        if (p.character as usize) < CHARACTERS {
+            out[CHARACTER_AT + p.character as usize] = 1.0;
+        }
+        out[JUMPS_AT + (p.jumps_left as usize).min(JUMPS - 1)] = 1.0;
+        let position = |v: f32| (v * POSITION_SCALE).clamp(-POSITION_CLIP, POSITION_CLIP);
+        let scalars = [
+            position(p.x),
+            position(p.y),
+            p.percent * PERCENT_SCALE,
+            p.shield * SHIELD_SCALE,
+            if p.facing_right { 1.0 } else { -1.0 },
+            p.on_ground as u8 as f32,
+            p.invulnerable as u8 as f32,
+        ];
+        out[SCALARS_AT..SPEEDS_AT].copy_from_slice(&scalars);
+        if self.speeds {
+            let speeds = [
+                p.speed_air_x_self,
+                p.speed_ground_x_self,
+                p.speed_y_self,
+                p.speed_x_attack,
+                p.speed_y_attack,
+            ];
+            for (slot, speed) in out[SPEEDS_AT..SPEEDS_AT + SPEEDS].iter_mut().zip(speeds) {
+                *slot = speed * SPEED_SCALE;
+            }
+        }
+    }
+}
+
+/// The controller a player held, as the action space's one-hots.
+fn write_controller(p: &PlayerFrame, out: &mut [f32]) {
+    let c = &p.controller;
+    for (slot, &bit) in out.iter_mut().zip(action::BUTTONS.iter()) {
+        *slot = c.buttons.contains(bit) as u8 as f32;
+    }
+    for (axis, value) in action::stick_axes(c).into_iter().enumerate() {
+        let at = action::STICKS_AT + axis * action::STICK_CLASSES;
+        out[at + action::stick_class(value)] = 1.0;
+    }
+    out[action::SHOULDER_AT + action::shoulder_class(action::shoulder(c))] = 1.0;
+}

@@ -1,0 +1,24 @@
+//! fourstock's own model family: a recurrent (LSTM or GRU) policy on
+//! candle, served behind [`fourstock_policy::Policy`] and trained by
+//! `fourstock-train` with the same featurizer, core and head.
+//!
+//! Files: [`config`] (a model's config.json), [`featurizer`] (game state
+//! to features), [`action`] (the controller action space), [`core`] (the
+//! LSTM/GRU stack), [`head`] (logits to a controller), [`checkpoint`]
+//! (config and safetensors in and out), [`policy`] (the three put
+//! together as [`RecurrentPolicy`]), [`family`] (how the model registry
+//! loads this family's folders).
+
+pub mod action;
+pub mod checkpoint;
+pub mod config;
+pub mod core;
+pub mod family;
+pub mod featurizer;
+pub mod head;
+pub mod policy;
+
+pub use checkpoint::CheckpointError;
+pub use config::{CellKind, Decoding, FeatureConfig, PolicyConfig};
+pub use family::RecurrentFamily;
+pub use policy::RecurrentPolicy;

@@ -1,0 +1,14 @@
+//! What every session of one daemon shares, read-only: the settings, the
+//! models and the compute pool. The listener builds it once and hands each
+//! session an `Arc` of it, so no session reaches back into the listener.
+
+use fourstock_policy::ModelRegistry;
+
+use crate::compute::ComputePool;
+use crate::config::ServerConfig;
+
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) models: ModelRegistry,
+    pub(crate) compute: ComputePool,
+}

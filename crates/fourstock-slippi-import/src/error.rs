@@ -1,0 +1,26 @@
+//! Every way importing a slippi-ai checkpoint can fail, each naming the
+//! file: reading it, parsing the pickle, an array fourstock cannot take,
+//! or a checkpoint slippi-ai's serving family refuses.
+
+use std::path::PathBuf;
+
+use fourstock_nn::WeightsError;
+use fourstock_slippi::SlippiError;
+
+use crate::pickle::PickleError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Pickle { path: PathBuf, source: PickleError },
+    /// An array that is not finite floats.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error(transparent)]
+    Slippi(#[from] SlippiError),
+}

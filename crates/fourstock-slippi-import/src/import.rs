@@ -1,0 +1,171 @@
+//! Importing a slippi-ai JAX checkpoint: the pickle slippi-ai saves
+//! (`{"state": {"policy": {...}, ...}, "config": {...}, "name_map": {...}}`)
+//! becomes a fourstock model folder, `config.json` plus
+//! `model.safetensors`, that [`fourstock_slippi::SlippiPolicy::load`] serves.
+//!
+//! The pickle is read with the restricted reader in [`crate::pickle`], so
+//! an untrusted file cannot run code. Only `state.policy` (the network's
+//! parameters) is kept; optimiser and value-function state are ignored.
+//! A checkpoint fourstock cannot serve is refused with an error naming
+//! what is unsupported; TensorFlow checkpoints (a flat list of arrays in
+//! Sonnet order) are among them.
+
+use std::io::Read;
+use std::path::Path;
+
+use fourstock_nn::{F32Tensor, WeightsError};
+use fourstock_slippi::model::{name_map_from_json, SlippiModel};
+use fourstock_slippi::{SlippiConfig, SlippiError};
+use serde_json::Value as Json;
+
+use crate::error::ImportError;
+use crate::pickle::{Object, Pickle, PickleError, Value};
+
+/// The largest checkpoint read, in bytes. slippi-ai's largest policies
+/// (with optimiser state) are a few hundred MB.
+pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+
+/// What an import wrote.
+#[derive(Clone, Debug)]
+pub struct ImportReport {
+    pub config: SlippiConfig,
+    pub tensors: usize,
+    pub parameters: usize,
+}
+
+/// Converts the slippi-ai checkpoint pickle at `pickle_path` into a model
+/// folder at `out_dir` (created if needed). The model is named after the
+/// folder.
+pub fn import_checkpoint(pickle_path: &Path, out_dir: &Path) -> Result<ImportReport, ImportError> {
+    let bytes = read_bounded(pickle_path)?;
+    let pickle_error = |source: PickleError| ImportError::Pickle {
+        path: pickle_path.to_path_buf(),
+        source,
+    };
+    let structure = |reason: String| pickle_error(PickleError::Structure(reason));
+    let pickle = Pickle::parse(&bytes).map_err(pickle_error)?;
+    let root = pickle.root();
+    if !matches!(pickle.object(root), Some(Object::Dict(_))) {
+        return Err(structure(format!(
+            "the checkpoint is a {}, not a dict",
+            pickle.type_name(root)
+        )));
+    }
+    let state = pickle
+        .dict_get(root, "state")
+        .ok_or_else(|| structure("no \"state\" at the top level".into()))?;
+    let policy = pickle
+        .dict_get(state, "policy")
+        .ok_or_else(|| structure("no \"state.policy\"".into()))?;
+    match pickle.object(policy) {
+        Some(Object::Dict(_)) => {}
+        Some(Object::Tuple(items) | Object::List(items)) => {
+            return Err(SlippiError::unsupported(format!(
+                "this is a TensorFlow checkpoint: state.policy is a flat list of {} arrays \
+                 in Sonnet order; only JAX checkpoints (nested dicts of arrays) are supported",
+                items.len()
+            ))
+            .into())
+        }
+        _ => {
+            return Err(structure(format!(
+                "state.policy is a {}, not a dict of arrays",
+                pickle.type_name(policy)
+            )))
+        }
+    }
+    let config_json = pickle
+        .dict_get(root, "config")
+        .ok_or_else(|| structure("no \"config\" at the top level".into()))
+        .and_then(|v| pickle.to_json(v).map_err(pickle_error))?;
+    let name_map_json = match pickle.dict_get(root, "name_map") {
+        Some(v) => Some(pickle.to_json(v).map_err(pickle_error)?),
+        None => None,
+    };
+    let name_map = name_map_from_json(name_map_json.as_ref()).map_err(structure)?;
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "slippi-ai".into());
+    let mut config = SlippiConfig::from_slippi(&config_json, name_map, &name)?;
+    // An RL checkpoint knows the name it was trained to play as.
+    if let Some(rl_name) = rl_name(&pickle, root) {
+        if config.name_map.contains_key(&rl_name) {
+            config.player_name = Some(rl_name);
+        }
+    }
+    config.description = format!(
+        "imported from the slippi-ai checkpoint {}",
+        pickle_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+
+    let mut tensors = Vec::new();
+    for (name, array) in pickle.arrays(policy).map_err(pickle_error)? {
+        let path = pickle_path.to_path_buf();
+        let values = array.to_f32().map_err(|got| WeightsError::DType {
+            path: path.clone(),
+            name: name.clone(),
+            got,
+        })?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(WeightsError::NonFinite { path, name }.into());
+        }
+        tensors.push((
+            name,
+            F32Tensor {
+                shape: array.shape.clone(),
+                values,
+            },
+        ));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let parameters = tensors.iter().map(|(_, t)| t.values.len()).sum();
+    SlippiModel::write_dir(out_dir, &config, &tensors)?;
+    Ok(ImportReport {
+        config,
+        tensors: tensors.len(),
+        parameters,
+    })
+}
+
+/// `rl_config.agent.name` (or `agent_config.name`), first name if a list.
+fn rl_name(pickle: &Pickle, root: Value) -> Option<String> {
+    let agent = pickle
+        .dict_get(root, "rl_config")
+        .and_then(|rl| pickle.dict_get(rl, "agent"))
+        .or_else(|| pickle.dict_get(root, "agent_config"))?;
+    let name = pickle.to_json(pickle.dict_get(agent, "name")?).ok()?;
+    match name {
+        Json::String(s) => Some(s),
+        Json::Array(items) => items.first().and_then(Json::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
+    let io = |source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let too_large = |bytes: u64| {
+        io(std::io::Error::other(format!(
+            "{bytes} bytes is larger than the {MAX_CHECKPOINT_BYTES}-byte limit for a checkpoint"
+        )))
+    };
+    let len = file.metadata().map_err(io)?.len();
+    if len > MAX_CHECKPOINT_BYTES {
+        return Err(too_large(len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_CHECKPOINT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_CHECKPOINT_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
