@@ -7,7 +7,8 @@
 //! the controller one component at a time with an autoregressive head
 //! ([`head`], [`sampling`]). [`SlippiPolicy`] puts them behind
 //! [`fourstock_policy::Policy`], mapping protocol frames to slippi-ai's
-//! observations ([`wire`], [`melee_ids`], [`tech_mask`]).
+//! observations ([`wire`], with [`fourstock_proto::melee`]'s ids, and
+//! [`tech_mask`]).
 //!
 //! Checkpoints: [`import_checkpoint`] reads slippi-ai's pickle with a
 //! restricted reader ([`pickle`]) and writes a model folder ([`model`],
@@ -18,7 +19,7 @@
 //! [`observation`] (the featurizer's input), [`featurizer`], [`layers`],
 //! [`core`], [`head`], [`sampling`], [`weights`] (tensor names, shapes,
 //! safetensors), [`model`] (the network and its folders), [`policy`],
-//! [`wire`], [`melee_ids`], [`tech_mask`], [`pickle`], [`import`],
+//! [`wire`], [`tech_mask`], [`pickle`], [`import`],
 //! [`error`], [`timing`] (a random model at practical size, for benchmarks).
 
 pub mod config;
@@ -29,7 +30,6 @@ pub mod featurizer;
 pub mod head;
 pub mod import;
 pub mod layers;
-pub mod melee_ids;
 pub mod model;
 pub mod observation;
 pub mod pickle;
