@@ -14,7 +14,7 @@
 //! - a leader player's stock count dropping is a **stock loss**;
 //! - a jump forward by more than one frame is a **gap**, counted.
 
-use fourstock_proto::{Frame, FIRST_FRAME};
+use fourstock_proto::{melee, Frame, FIRST_FRAME};
 
 use crate::reset::ResetCause;
 
@@ -112,26 +112,13 @@ impl Lifecycle {
     }
 }
 
-/// External ids of Zelda and Sheik, who turn into each other mid-match.
-const ZELDA: u8 = 18;
-const SHEIK: u8 = 19;
-
 fn roster(frame: &Frame) -> Vec<(u8, u8)> {
     let mut roster: Vec<(u8, u8)> = frame
         .players
         .iter()
         .filter(|p| !p.follower)
         // A transformation is not a change of roster.
-        .map(|p| {
-            (
-                p.port,
-                if p.character == SHEIK {
-                    ZELDA
-                } else {
-                    p.character
-                },
-            )
-        })
+        .map(|p| (p.port, melee::roster_character(p.character)))
         .collect();
     roster.sort_unstable();
     roster
@@ -150,6 +137,7 @@ fn stocks(frame: &Frame) -> [Option<u8>; 5] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fourstock_proto::melee::{SHEIK, ZELDA};
     use fourstock_proto::{PlayerFrame, StageState};
 
     fn player(port: u8, character: u8, stocks: u8) -> PlayerFrame {

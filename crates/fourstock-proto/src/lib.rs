@@ -9,11 +9,12 @@
 //! This crate owns the message types ([`message`]), the controller layout
 //! ([`controller`]), encoding and framing ([`codec`]), the checks every
 //! decoded message must pass ([`validate`]) and the error codes sent to a
-//! peer ([`error`]).
+//! peer ([`error`]). [`melee`] holds Melee's id tables for every crate.
 
 pub mod codec;
 pub mod controller;
 pub mod error;
+pub mod melee;
 pub mod message;
 pub mod validate;
 

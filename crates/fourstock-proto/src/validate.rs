@@ -5,15 +5,12 @@
 
 use crate::controller::{Buttons, ControllerState};
 use crate::error::DecodeError;
+use crate::melee::{CHARACTERS, STAGES};
 use crate::message::{ClientMessage, Frame, Hello, MatchStart, PlayerFrame, StageState};
 use crate::{MAGIC, PROTOCOL_VERSION};
 
 /// Ports are numbered as on the console.
 pub const PORTS: std::ops::RangeInclusive<u8> = 1..=4;
-/// Melee's external character ids (Captain Falcon 0 to Sandbag 31, and Popo 32).
-pub const CHARACTERS: u8 = 33;
-/// Stage ids the featurizer's one-hot covers.
-pub const STAGES: u16 = 64;
 /// At most four players and four followers.
 pub const MAX_PLAYERS: usize = 8;
 

@@ -17,6 +17,7 @@
 //! invulnerable as 0/1, and, if the model reads them, the five speeds times
 //! 0.5.
 
+use fourstock_proto::melee;
 use fourstock_proto::validate::PORTS;
 use fourstock_proto::{Frame, PlayerFrame};
 
@@ -24,11 +25,11 @@ use crate::action;
 use crate::config::FeatureConfig;
 use fourstock_policy::PolicyError;
 
-pub const STAGES: usize = 64;
+pub const STAGES: usize = melee::STAGES as usize;
 /// 0x18F known action states plus the unknown bucket.
 pub const ACTIONS: usize = 0x18F + 1;
 pub const UNKNOWN_ACTION: usize = ACTIONS - 1;
-pub const CHARACTERS: usize = 0x21;
+pub const CHARACTERS: usize = melee::CHARACTERS as usize;
 pub const JUMPS: usize = 7;
 /// x, y, percent, shield, facing, on ground, invulnerable.
 pub const SCALARS: usize = 7;

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use fourstock_proto::melee::{self, FOUNTAIN_OF_DREAMS};
 use fourstock_proto::{Frame, PlayerFrame};
 use peppi::frame::immutable::Data;
 use peppi::frame::transpose;
@@ -18,8 +19,7 @@ use peppi::game::immutable::Game;
 
 use crate::controller;
 use crate::error::Reason;
-use crate::names;
-use crate::stage::{self, FOUNTAIN_OF_DREAMS};
+use crate::stage;
 
 /// Post-frame state flags, byte 4: the character is in hitstun.
 const FLAGS4_HITSTUN: u8 = 0x02;
@@ -144,7 +144,7 @@ fn player(port: u8, follower: bool, fallback: u8, data: &transpose::Data) -> Pla
         port,
         follower,
         // The post-frame character follows Zelda/Sheik transformations.
-        character: names::external_character(post.character).unwrap_or(fallback),
+        character: melee::external_character(post.character).unwrap_or(fallback),
         action_state: post.state,
         action_frame: finite(post.state_age.unwrap_or(0.0)),
         x: finite(post.position.x),

@@ -8,8 +8,9 @@
 //!
 //! Inside: `parse` guards peppi, `frames` and `controller` convert frame
 //! data, [`stage`] follows Randall and Fountain of Dreams' platforms,
-//! `summary` describes a game, `names` holds Melee's id tables, `dir` finds
-//! replay files, `replay` ties them together.
+//! `summary` describes a game, `names` names how a game ended, `dir` finds
+//! replay files, `replay` ties them together. Melee's ids come from
+//! [`fourstock_proto::melee`].
 
 mod controller;
 mod dir;

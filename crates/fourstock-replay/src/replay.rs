@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use fourstock_proto::validate::{self, CHARACTERS, STAGES};
+use fourstock_proto::melee::{CHARACTERS, STAGES};
+use fourstock_proto::validate;
 use fourstock_proto::{ClientMessage, Frame, MatchEnd, MatchStart, PlayerInfo, FIRST_FRAME};
 use peppi::game::immutable::Game;
 

@@ -15,13 +15,10 @@
 //!   version 3.18; older replays on Fountain of Dreams get zeros, as
 //!   slippi-ai's games have no heights for them either.
 
+use fourstock_proto::melee::{FOUNTAIN_OF_DREAMS, YOSHIS_STORY};
 use fourstock_proto::StageState;
 
 use crate::error::Reason;
-
-/// Slippi's ids of the two stages with moving parts.
-pub(crate) const FOUNTAIN_OF_DREAMS: u16 = 2;
-pub(crate) const YOSHIS_STORY: u16 = 8;
 
 /// Frames in one lap of Randall around Yoshi's Story.
 pub const RANDALL_CYCLE: i32 = 1200;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fourstock_proto::Frame;
+use fourstock_proto::{melee, Frame};
 use peppi::game::immutable::Game;
 use peppi::game::PlayerType;
 use serde::Serialize;
@@ -132,7 +132,7 @@ pub(crate) fn summarize(
         .map(|p| PlayerSummary {
             port: u8::from(p.port) + 1,
             character: p.character,
-            character_name: names::character(p.character),
+            character_name: melee::character_name(p.character).unwrap_or("unknown character"),
             kind: match p.r#type {
                 PlayerType::Human => PlayerKind::Human,
                 PlayerType::Cpu => PlayerKind::Cpu,
@@ -148,8 +148,8 @@ pub(crate) fn summarize(
         .collect();
     let stage = StageSummary {
         id: start.stage,
-        name: names::stage(start.stage),
-        legal: names::LEGAL_STAGES.contains(&start.stage),
+        name: melee::stage_name(start.stage).unwrap_or("unknown stage"),
+        legal: melee::LEGAL_STAGES.contains(&start.stage),
     };
     let items = start.item_spawn_frequency >= 0;
     let ruleset = ruleset(&players, &stage, items, start.timer);

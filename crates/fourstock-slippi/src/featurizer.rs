@@ -20,15 +20,18 @@
 //! The layout and the writer come from one walk over the fields
 //! ([`Featurizer::emit`]), so they cannot disagree.
 
+use fourstock_proto::melee;
+
 use crate::config::EmbedConfig;
 use crate::controller::{ControllerClasses, ControllerSpace, COMPONENT_NAMES};
 use crate::observation::{Observation, PlayerObservation};
 
-/// slippi-ai's one-hot sizes.
+/// slippi-ai's one-hot sizes. Its characters and stages are libmelee's
+/// internal ids, which fit the same widths as the external ones.
 pub const ACTIONS: usize = 0x18F;
-pub const CHARACTERS: usize = 0x21;
+pub const CHARACTERS: usize = melee::CHARACTERS as usize;
 pub const JUMPS: usize = 7;
-pub const STAGES: usize = 64;
+pub const STAGES: usize = melee::STAGES as usize;
 pub const PERCENT_SCALE: f32 = 0.01;
 pub const FLOAT_LIMIT: f32 = 10.0;
 

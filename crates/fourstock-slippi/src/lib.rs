@@ -7,7 +7,8 @@
 //! and samples the controller one component at a time with an
 //! autoregressive head ([`head`], [`sampling`]). [`SlippiPolicy`] puts
 //! them behind [`fourstock_policy::Policy`], mapping protocol frames to
-//! slippi-ai's observations ([`wire`], [`tech_mask`]), and [`SlippiFamily`]
+//! slippi-ai's observations ([`wire`], with [`fourstock_proto::melee`]'s ids,
+//! and [`tech_mask`]), and [`SlippiFamily`]
 //! lets the model registry load its folders. Importing slippi-ai's own
 //! checkpoints is `fourstock-slippi-import`'s job.
 //!
@@ -16,7 +17,7 @@
 //! [`observation`] (the featurizer's input), [`featurizer`], [`core`],
 //! [`head`], [`sampling`], [`weights`] (tensor names and the shapes a
 //! config calls for), [`model`] (the network and its folders), [`policy`],
-//! [`family`], [`wire`], [`melee_ids`], [`tech_mask`], [`error`],
+//! [`family`], [`wire`], [`tech_mask`], [`error`],
 //! [`timing`] (a random model at practical size, for benchmarks).
 
 pub mod config;
@@ -26,7 +27,6 @@ pub mod error;
 pub mod family;
 pub mod featurizer;
 pub mod head;
-pub mod melee_ids;
 pub mod model;
 pub mod observation;
 pub mod policy;

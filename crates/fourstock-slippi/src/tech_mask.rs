@@ -7,7 +7,7 @@
 //! frames in a row the opponent's action has been unchanged (0 on the first
 //! frame of an action), reset at every new game.
 
-use crate::melee_ids::{BACKWARD_TECH, FORWARD_TECH, NEUTRAL_TECH};
+use fourstock_proto::melee::{BACKWARD_TECH, FORWARD_TECH, NEUTRAL_TECH};
 
 /// Frames (0-indexed) during which a tech is masked.
 pub const TECH_MASK_WINDOW: u32 = 7;

@@ -17,9 +17,11 @@
 //! mid-game (Sheik/Zelda) needs the per-frame internal character, which
 //! the external id on the wire cannot express.
 
+use fourstock_proto::melee::{
+    internal_character, internal_stage, INTERNAL_FOUNTAIN_OF_DREAMS, INTERNAL_YOSHIS_STORY,
+};
 use fourstock_proto::{Frame, PlayerFrame};
 
-use crate::melee_ids::{internal_character, internal_stage, FOUNTAIN_OF_DREAMS, YOSHIS_STORY};
 use crate::observation::{Observation, PlayerObservation};
 
 /// The observation of `frame` from `port`'s point of view; `None` when the
@@ -37,8 +39,8 @@ pub fn observe(frame: &Frame, port: u8) -> Option<Observation> {
         stage,
         p0: player(me),
         p1: opponent.map(player).unwrap_or_default(),
-        randall: on(YOSHIS_STORY, frame.stage_state.randall),
-        fod_platforms: on(FOUNTAIN_OF_DREAMS, frame.stage_state.fod_platforms),
+        randall: on(INTERNAL_YOSHIS_STORY, frame.stage_state.randall),
+        fod_platforms: on(INTERNAL_FOUNTAIN_OF_DREAMS, frame.stage_state.fod_platforms),
     })
 }
 

@@ -8,8 +8,8 @@ mod common;
 
 use candle_core::Device;
 use fourstock_policy::{Policy, PolicyError, PolicyState, StepRequest};
+use fourstock_proto::melee::{external_character, internal_stage};
 use fourstock_proto::{ControllerState, Frame, PlayerFrame, StageState};
-use fourstock_slippi::melee_ids::{internal_character, internal_stage};
 use fourstock_slippi::tech_mask::TechMask;
 use fourstock_slippi::{
     sampling, wire, ControllerClasses, ControllerSpace, SlippiModel, SlippiPolicy,
@@ -18,12 +18,6 @@ use rand::SeedableRng;
 
 const ME: u8 = 2;
 const OPPONENT: u8 = 1;
-
-fn external_character(internal: u8) -> u8 {
-    (0..=32u8)
-        .find(|&e| internal_character(e) == Some(internal))
-        .unwrap()
-}
 
 fn external_stage(internal: u8) -> u16 {
     (0..=0xFFu16)
@@ -35,7 +29,7 @@ fn player_frame(port: u8, p: &common::Player, follower: bool) -> PlayerFrame {
     PlayerFrame {
         port,
         follower,
-        character: external_character(p.character),
+        character: external_character(p.character).unwrap(),
         action_state: p.action_unfiltered.unwrap_or(p.action),
         action_frame: 0.0,
         x: p.x as f32,

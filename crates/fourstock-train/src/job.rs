@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use fourstock_proto::melee;
 use fourstock_recurrent::{PolicyConfig, RecurrentPolicy};
 use fourstock_replay::replay_files;
 use tracing::info;
@@ -13,56 +14,15 @@ use crate::dataset::{self, Selection};
 use crate::eval::{evaluate, Evaluation};
 use crate::trainer::{train, TrainError, TrainOptions, TrainReport};
 
-/// Melee's external character ids by name, for `--character`.
-const CHARACTERS: [&str; 26] = [
-    "captain falcon",
-    "donkey kong",
-    "fox",
-    "mr. game & watch",
-    "kirby",
-    "bowser",
-    "link",
-    "luigi",
-    "mario",
-    "marth",
-    "mewtwo",
-    "ness",
-    "peach",
-    "pikachu",
-    "ice climbers",
-    "jigglypuff",
-    "samus",
-    "yoshi",
-    "zelda",
-    "sheik",
-    "falco",
-    "young link",
-    "dr. mario",
-    "roy",
-    "pichu",
-    "ganondorf",
-];
-
 /// A character's external id from its name (any case; `falcon`,
 /// `dk`, `gnw`, `ics`, `puff`, `doc`, `ganon` too) or from the number.
 pub fn character_id(name: &str) -> Option<u8> {
-    let name = name.trim().to_lowercase();
+    let name = name.trim();
     if let Ok(id) = name.parse::<u8>() {
         // The protocol's ids run to 32 (the last ones are not playable).
-        return (id <= 32).then_some(id);
+        return (id < melee::CHARACTERS).then_some(id);
     }
-    let alias = match name.as_str() {
-        "falcon" | "cf" => "captain falcon",
-        "dk" => "donkey kong",
-        "gnw" | "game & watch" => "mr. game & watch",
-        "ics" | "icies" => "ice climbers",
-        "puff" | "jiggs" => "jigglypuff",
-        "doc" => "dr. mario",
-        "ganon" => "ganondorf",
-        "yl" => "young link",
-        other => other,
-    };
-    CHARACTERS.iter().position(|&c| c == alias).map(|i| i as u8)
+    melee::character_by_name(name)
 }
 
 /// A training run.
