@@ -12,7 +12,6 @@ use fourstock_tests::client::{hello, within_timeout, TestClient};
 use fourstock_tests::fixtures::{frame, frames, FALCO, FOX};
 use fourstock_tests::policies::small_lstm;
 use fourstock_tests::server::{config, TestServer};
-use tokio::io::AsyncWriteExt;
 
 /// A daemon plus a healthy session that keeps playing between the bad ones.
 struct Harness {
@@ -250,7 +249,7 @@ async fn a_disconnect_mid_message_is_reported_after_accepted_frames() {
         bytes.extend(&half[..half.len() / 2]);
         c.send_raw(&bytes).await;
         // Close our write half: the daemon sees the stream end mid-message.
-        c.stream.shutdown().await.unwrap();
+        c.shutdown().await;
         for n in 0..3 {
             assert_eq!(c.reply().await.frame, n);
         }

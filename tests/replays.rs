@@ -8,7 +8,6 @@ use fourstock_tests::client::{within_timeout, TestClient};
 use fourstock_tests::policies::CountingPolicy;
 use fourstock_tests::server::{config, TestServer};
 use fourstock_tests::shared::replays_dir;
-use tokio::io::AsyncWriteExt;
 
 /// Frames sent before their replies are read: keeps the socket busy without
 /// unbounded buffering.
@@ -78,7 +77,7 @@ async fn every_replay_streams_with_one_reply_per_frame_and_the_expected_resets()
                 resets += reply.outputs.iter().any(|o| o.reset) as u64;
                 frames += 1;
             }
-            client.stream.shutdown().await.ok();
+            client.shutdown().await;
             assert_eq!(
                 client.recv().await,
                 None,

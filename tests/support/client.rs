@@ -1,29 +1,22 @@
-//! A protocol client for tests: sends messages or raw bytes, reads replies.
+//! A protocol client for tests: [`fourstock_client::Client`] with every
+//! failure a panic, and the assertions the end-to-end tests share.
 
 use std::net::SocketAddr;
 
-use bytes::BytesMut;
+use fourstock_client::{Client, ClientError};
 use fourstock_proto::{
-    decode_server, encode_client, ClientMessage, ErrorCode, ErrorMessage, Frame, FrameDecoder,
-    FrameReply, Hello, PortRequest, ServerMessage, Welcome, MAGIC, PROTOCOL_VERSION,
+    ClientMessage, ErrorCode, ErrorMessage, Frame, FrameReply, Hello, PortRequest, ServerMessage,
+    Welcome,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 pub struct TestClient {
-    pub stream: TcpStream,
-    buffer: BytesMut,
+    client: Client,
 }
 
 impl TestClient {
     pub async fn connect(addr: SocketAddr) -> TestClient {
-        let stream = TcpStream::connect(addr)
-            .await
-            .expect("connect to the daemon");
-        stream.set_nodelay(true).expect("nodelay");
         TestClient {
-            stream,
-            buffer: BytesMut::new(),
+            client: Client::connect(addr).await.expect("connect to the daemon"),
         }
     }
 
@@ -35,39 +28,41 @@ impl TestClient {
     }
 
     pub async fn send(&mut self, message: &ClientMessage) {
-        self.send_raw(&encode_client(message)).await;
-    }
-
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream
-            .write_all(bytes)
+        self.client
+            .send(message)
             .await
             .expect("write to the daemon");
     }
 
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.client
+            .send_raw(bytes)
+            .await
+            .expect("write to the daemon");
+    }
+
+    /// Closes the sending side; replies can still be read.
+    pub async fn shutdown(&mut self) {
+        self.client
+            .shutdown()
+            .await
+            .expect("shut down the write half");
+    }
+
     /// The next message, or `None` at end of stream.
     pub async fn recv(&mut self) -> Option<ServerMessage> {
-        let decoder = FrameDecoder::new();
-        loop {
-            if let Some(payload) = decoder
-                .next_payload(&mut self.buffer)
-                .expect("server framing")
-            {
-                return Some(decode_server(&payload).expect("server message decodes"));
-            }
-            let n = self.stream.read_buf(&mut self.buffer).await.unwrap_or(0);
-            if n == 0 {
-                assert!(self.buffer.is_empty(), "server closed mid-message");
-                return None;
-            }
+        match self.client.read_message().await {
+            Ok(message) => message,
+            // A reset after the daemon's last message ends the stream too.
+            Err(ClientError::Io(_)) => None,
+            Err(e) => panic!("reading from the daemon: {e}"),
         }
     }
 
     pub async fn hello(&mut self, hello: Hello) -> Welcome {
-        self.send(&ClientMessage::Hello(hello)).await;
-        match self.recv().await {
-            Some(ServerMessage::Welcome(welcome)) => welcome,
-            other => panic!("expected Welcome, got {other:?}"),
+        match self.client.hello(hello).await {
+            Ok(welcome) => welcome,
+            Err(e) => panic!("expected Welcome: {e}"),
         }
     }
 
@@ -104,10 +99,8 @@ impl TestClient {
 
 /// A Hello for (port, character) pairs, with no model named and no budget asked.
 pub fn hello(ports: &[(u8, u8)]) -> Hello {
-    Hello {
-        magic: MAGIC,
-        version: PROTOCOL_VERSION,
-        ports: ports
+    fourstock_client::hello(
+        ports
             .iter()
             .map(|&(port, character)| PortRequest {
                 port,
@@ -116,8 +109,7 @@ pub fn hello(ports: &[(u8, u8)]) -> Hello {
                 player_name: None,
             })
             .collect(),
-        budget_us: None,
-    }
+    )
 }
 
 /// Runs a test body under [`crate::TEST_TIMEOUT`].

@@ -1,7 +1,7 @@
 //! Encoding, decoding and framing.
 //!
 //! A message on the wire is `u32 length (LE) | payload`, where the payload is
-//! bincode 2 with fixed-width little-endian integers. [`FrameDecoder`] pulls
+//! bincode 2 with fixed-width little-endian integers. [`MessageDecoder`] pulls
 //! whole messages out of a byte buffer as they arrive and checks the length
 //! prefix against [`MAX_MESSAGE_BYTES`] before reserving anything.
 
@@ -84,23 +84,24 @@ pub fn decode_server(payload: &[u8]) -> Result<ServerMessage, DecodeError> {
     decode(payload)
 }
 
-/// Splits a byte stream into payloads.
+/// Splits a byte stream into message payloads (a game frame is one kind of
+/// message; this splits messages).
 #[derive(Debug)]
-pub struct FrameDecoder {
+pub struct MessageDecoder {
     max: u32,
 }
 
-impl Default for FrameDecoder {
-    /// The same as [`FrameDecoder::new`]. (A derived default would set the
+impl Default for MessageDecoder {
+    /// The same as [`MessageDecoder::new`]. (A derived default would set the
     /// limit to 0 and refuse every non-empty message as too large.)
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl FrameDecoder {
+impl MessageDecoder {
     pub fn new() -> Self {
-        FrameDecoder {
+        MessageDecoder {
             max: MAX_MESSAGE_BYTES,
         }
     }

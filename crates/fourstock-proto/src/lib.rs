@@ -18,7 +18,7 @@ pub mod melee;
 pub mod message;
 pub mod validate;
 
-pub use codec::{decode_client, decode_server, encode_client, encode_server, FrameDecoder};
+pub use codec::{decode_client, decode_server, encode_client, encode_server, MessageDecoder};
 pub use controller::{Buttons, ControllerState};
 pub use error::{DecodeError, ErrorCode};
 pub use message::*;

@@ -6,7 +6,7 @@ mod common;
 use bytes::BytesMut;
 use fourstock_proto::{
     decode_client, decode_server, encode_client, encode_server, Buttons, ClientMessage,
-    DecodeError, ErrorCode, FrameDecoder, PlayerInfo, PortRequest, ServerMessage,
+    DecodeError, ErrorCode, MessageDecoder, PlayerInfo, PortRequest, ServerMessage,
     MAX_MESSAGE_BYTES,
 };
 
@@ -60,7 +60,7 @@ fn partial_input_one_byte_at_a_time() {
             Some(*end)
         })
         .collect();
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     let mut buf = BytesMut::new();
     let mut got = Vec::new();
     for (i, &byte) in stream.iter().enumerate() {
@@ -91,7 +91,7 @@ fn several_messages_in_one_buffer() {
     }
     // And the first bytes of one more.
     buf.extend_from_slice(&encode_client(&messages[0])[..7]);
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     for m in &messages {
         let payload = decoder
             .next_payload(&mut buf)
@@ -117,7 +117,7 @@ fn server_messages_frame_the_same_way() {
     for m in &messages {
         buf.extend_from_slice(&encode_server(m));
     }
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     for m in &messages {
         let payload = decoder.next_payload(&mut buf).unwrap().unwrap();
         assert_eq!(&decode_server(&payload).unwrap(), m);
@@ -127,7 +127,7 @@ fn server_messages_frame_the_same_way() {
 
 #[test]
 fn oversized_prefix_is_rejected_before_the_payload_arrives() {
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     for len in [MAX_MESSAGE_BYTES + 1, 1 << 20, u32::MAX] {
         // Only the prefix has arrived.
         let mut buf = BytesMut::from(&len.to_le_bytes()[..]);
@@ -146,7 +146,7 @@ fn oversized_prefix_is_rejected_before_the_payload_arrives() {
 
 #[test]
 fn the_largest_allowed_prefix_waits_for_its_payload() {
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     let mut buf = BytesMut::from(&MAX_MESSAGE_BYTES.to_le_bytes()[..]);
     assert_eq!(decoder.next_payload(&mut buf).unwrap(), None);
     buf.extend_from_slice(&vec![0u8; MAX_MESSAGE_BYTES as usize - 1]);
@@ -162,7 +162,7 @@ fn the_largest_allowed_prefix_waits_for_its_payload() {
 
 #[test]
 fn a_short_prefix_waits() {
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     let mut buf = BytesMut::from(&[5u8, 0, 0][..]);
     assert_eq!(decoder.next_payload(&mut buf).unwrap(), None);
     assert_eq!(buf.len(), 3, "nothing is consumed before a whole message");
@@ -170,7 +170,7 @@ fn a_short_prefix_waits() {
 
 #[test]
 fn an_empty_payload_is_framed_then_refused() {
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     let mut buf = BytesMut::from(&[0u8, 0, 0, 0][..]);
     let payload = decoder.next_payload(&mut buf).unwrap().unwrap();
     assert!(payload.is_empty());
@@ -179,7 +179,7 @@ fn an_empty_payload_is_framed_then_refused() {
 
 #[test]
 fn at_eof_tells_clean_ends_from_truncated_ones() {
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     assert_eq!(decoder.at_eof(&BytesMut::new()), None);
     // Inside the prefix.
     let e = decoder.at_eof(&BytesMut::from(&[9u8, 0][..])).unwrap();
@@ -210,7 +210,7 @@ fn at_eof_tells_clean_ends_from_truncated_ones() {
 
 #[test]
 fn a_default_decoder_is_a_new_one() {
-    let decoder = FrameDecoder::default();
+    let decoder = MessageDecoder::default();
     let mut buf = BytesMut::from(&encode_client(&ClientMessage::MatchEnd(common::match_end()))[..]);
     assert!(decoder.next_payload(&mut buf).unwrap().is_some());
     let mut buf = BytesMut::from(&(MAX_MESSAGE_BYTES + 1).to_le_bytes()[..]);
@@ -831,7 +831,7 @@ fn mutated_valid_messages_never_panic_the_decoders() {
 #[test]
 fn random_streams_never_panic_the_framer() {
     let mut rng = Rng(0xF4A3_E5DE_C0DE_0042);
-    let decoder = FrameDecoder::new();
+    let decoder = MessageDecoder::new();
     for _ in 0..2_000 {
         let mut buf = BytesMut::new();
         for _ in 0..8 {

@@ -8,7 +8,7 @@
 use bytes::BytesMut;
 use fourstock_proto::{
     decode_client, encode_server, ClientMessage, DecodeError, ErrorCode, ErrorMessage,
-    FrameDecoder, ServerMessage,
+    MessageDecoder, ServerMessage,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
@@ -29,7 +29,7 @@ pub enum ReadError {
 pub struct Connection {
     stream: BufWriter<TcpStream>,
     buffer: BytesMut,
-    decoder: FrameDecoder,
+    decoder: MessageDecoder,
 }
 
 impl Connection {
@@ -39,7 +39,7 @@ impl Connection {
         Connection {
             stream: BufWriter::new(stream),
             buffer: BytesMut::with_capacity(8 * 1024),
-            decoder: FrameDecoder::new(),
+            decoder: MessageDecoder::new(),
         }
     }
 

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use fourstock_client::{hello, Client};
 use fourstock_proto::{ClientMessage, ServerMessage};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::stream::{port_requests, DaemonLink, FRAME};
+use crate::stream::{port_requests, FRAME};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -307,9 +308,8 @@ async fn session(
     length: Duration,
 ) -> anyhow::Result<SessionResult> {
     tokio::time::sleep(offset).await;
-    let mut link = DaemonLink::connect(addr).await?;
-    link.hello(port_requests(&game, &ports, None, None)?)
-        .await?;
+    let (mut link, _) =
+        Client::handshake(addr, hello(port_requests(&game, &ports, None, None)?)).await?;
     let mut result = SessionResult {
         frames: 0,
         late: 0,

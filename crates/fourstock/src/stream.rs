@@ -6,14 +6,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use bytes::BytesMut;
-use fourstock_proto::{
-    decode_server, encode_client, ClientMessage, ErrorCode, FrameDecoder, FrameReply, Hello,
-    PortRequest, ServerMessage, Welcome, MAGIC, PROTOCOL_VERSION,
-};
+use fourstock_client::{hello, Client};
+use fourstock_proto::{ClientMessage, FrameReply, PortRequest, ServerMessage, Welcome};
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Melee's frame period.
 pub const FRAME: Duration = Duration::from_nanos(16_666_667);
@@ -39,64 +34,6 @@ pub struct GameReport {
     pub welcome: Welcome,
     /// Every reply, kept only when asked for.
     pub replies: Vec<FrameReply>,
-}
-
-/// A connection to the daemon.
-pub struct DaemonLink {
-    stream: TcpStream,
-    buffer: BytesMut,
-    decoder: FrameDecoder,
-}
-
-impl DaemonLink {
-    pub async fn connect(addr: SocketAddr) -> anyhow::Result<DaemonLink> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("connecting to the daemon at {addr}"))?;
-        stream.set_nodelay(true)?;
-        Ok(DaemonLink {
-            stream,
-            buffer: BytesMut::with_capacity(4096),
-            decoder: FrameDecoder::new(),
-        })
-    }
-
-    pub async fn send(&mut self, message: &ClientMessage) -> anyhow::Result<()> {
-        self.stream.write_all(&encode_client(message)).await?;
-        Ok(())
-    }
-
-    /// The next message from the daemon; an Error message becomes an error.
-    pub async fn recv(&mut self) -> anyhow::Result<ServerMessage> {
-        loop {
-            if let Some(payload) = self.decoder.next_payload(&mut self.buffer)? {
-                let message = decode_server(&payload)?;
-                if let ServerMessage::Error(e) = &message {
-                    let code = ErrorCode::from_u16(e.code)
-                        .map_or_else(|| e.code.to_string(), |c| format!("{c:?}"));
-                    bail!("the daemon refused: {code}: {}", e.message);
-                }
-                return Ok(message);
-            }
-            if self.stream.read_buf(&mut self.buffer).await? == 0 {
-                bail!("the daemon closed the connection");
-            }
-        }
-    }
-
-    pub async fn hello(&mut self, ports: Vec<PortRequest>) -> anyhow::Result<Welcome> {
-        self.send(&ClientMessage::Hello(Hello {
-            magic: MAGIC,
-            version: PROTOCOL_VERSION,
-            ports,
-            budget_us: None,
-        }))
-        .await?;
-        match self.recv().await? {
-            ServerMessage::Welcome(welcome) => Ok(welcome),
-            other => bail!("expected Welcome, got {other:?}"),
-        }
-    }
 }
 
 /// The ports to control and their characters, from a game's MatchStart;
@@ -140,8 +77,7 @@ pub async fn stream_game(
     pacing: Pacing,
     keep_replies: bool,
 ) -> anyhow::Result<GameReport> {
-    let mut link = DaemonLink::connect(addr).await?;
-    let welcome = link.hello(ports).await?;
+    let (mut link, welcome) = Client::handshake(addr, hello(ports)).await?;
     let mut report = GameReport {
         frames: 0,
         resets: 0,
@@ -196,14 +132,9 @@ pub async fn stream_game(
     }
     report.elapsed = start.elapsed();
     // Exactly one reply per frame: nothing more may be waiting.
-    link.stream.shutdown().await?;
-    let mut rest = Vec::new();
-    link.stream.read_to_end(&mut rest).await?;
-    if !link.buffer.is_empty() || !rest.is_empty() {
-        bail!(
-            "the daemon sent {} bytes more than one reply per frame",
-            link.buffer.len() + rest.len()
-        );
+    let unread = link.finish().await?;
+    if unread > 0 {
+        bail!("the daemon sent {unread} bytes more than one reply per frame");
     }
     Ok(report)
 }
