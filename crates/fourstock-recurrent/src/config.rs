@@ -95,3 +95,32 @@ pub struct PolicyConfig {
     #[serde(default)]
     pub characters: Vec<u8>,
 }
+
+impl PolicyConfig {
+    /// An untrained model's config of this shape, reading the speeds or
+    /// not, with every other setting at its default: no description,
+    /// fourstock's reset rule, argmax decoding, made for any character.
+    pub fn new(
+        name: String,
+        cell: CellKind,
+        hidden_sizes: Vec<usize>,
+        speeds: bool,
+        delay: u32,
+    ) -> PolicyConfig {
+        PolicyConfig {
+            name,
+            description: String::new(),
+            trained: false,
+            cell,
+            hidden_sizes,
+            features: FeatureConfig {
+                speeds,
+                ..FeatureConfig::default()
+            },
+            delay,
+            reset: ResetRule::default(),
+            decoding: Decoding::default(),
+            characters: Vec::new(),
+        }
+    }
+}

@@ -10,6 +10,7 @@ use candle_core::Device;
 use fourstock_policy::{Policy, PolicyError, PolicyState, StepRequest};
 use fourstock_proto::melee::{external_character, internal_stage};
 use fourstock_proto::{ControllerState, Frame, PlayerFrame, StageState};
+use fourstock_slippi::policy::PortExtras;
 use fourstock_slippi::tech_mask::TechMask;
 use fourstock_slippi::{
     sampling, wire, ControllerClasses, ControllerSpace, SlippiModel, SlippiPolicy,
@@ -133,7 +134,8 @@ fn every_frame_gets_a_seeded_controller() {
     let frames = wire_frames(&common::frames(&dir));
     let run = |seed| {
         let mut state = policy.initial_state(seed);
-        assert_eq!(state.tensors.len(), 2 * 2 + 2);
+        assert_eq!(state.tensors.len(), 2 * 2);
+        assert!(state.extras::<PortExtras>().is_some());
         frames
             .iter()
             .map(|f| step_one(&policy, f, &mut state))
@@ -192,13 +194,9 @@ fn serving_follows_slippi_ais_agent_loop() {
         let b = theirs.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(a, b);
     }
-    let prev_served = state.tensors[core_state.len()]
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
-    let prev_classes: Vec<f32> = prev.0.iter().map(|&c| c as f32).collect();
-    assert_eq!(prev_served, prev_classes);
+    let extras = state.extras::<PortExtras>().expect("slippi-ai extras");
+    assert_eq!(extras.prev, prev);
+    assert_eq!(extras.tech_mask, mask);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use fourstock_recurrent::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
+use fourstock_recurrent::{CellKind, PolicyConfig, RecurrentPolicy};
 
 #[derive(Args, Debug)]
 pub struct InitModelArgs {
@@ -33,23 +33,12 @@ pub fn run(args: InitModelArgs) -> anyhow::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| anyhow::anyhow!("--out must name a folder"))?;
     let config = PolicyConfig {
-        name,
         description: format!(
             "UNTRAINED: a seeded random initialisation (seed {}), made by `fourstock init-model`. \
              It plays nonsense; it exists so the daemon has a model to serve until trained ones ship.",
             args.seed
         ),
-        trained: false,
-        cell: args.cell,
-        hidden_sizes: args.hidden,
-        features: FeatureConfig {
-            speeds: args.speeds,
-            ..FeatureConfig::default()
-        },
-        delay: args.delay,
-        reset: Default::default(),
-        decoding: Default::default(),
-        characters: Vec::new(),
+        ..PolicyConfig::new(name, args.cell, args.hidden, args.speeds, args.delay)
     };
     let policy = RecurrentPolicy::initialize(config, args.seed)?;
     policy.save(&args.out)?;

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use clap::Args;
-use fourstock_policy::ResetRule;
-use fourstock_recurrent::{CellKind, Decoding, FeatureConfig, PolicyConfig, RecurrentPolicy};
+use fourstock_recurrent::{CellKind, PolicyConfig, RecurrentPolicy};
 use fourstock_train::{character_id, TrainJob, TrainOptions};
 
 #[derive(Args, Debug)]
@@ -101,7 +100,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join("x");
     let mut config = PolicyConfig {
-        name: args.name.clone(),
         description: format!(
             "Behavioural cloning of {who} in the Slippi replays of {} ({}), {} {shape}, delay {} frames; made by `fourstock train`.",
             args.replays.display(),
@@ -110,16 +108,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             args.delay,
         ),
         trained: true,
-        cell: args.cell,
-        hidden_sizes: args.hidden,
-        features: FeatureConfig {
-            speeds: args.speeds,
-            ..FeatureConfig::default()
-        },
-        delay: args.delay,
-        reset: ResetRule::default(),
-        decoding: Decoding::Argmax,
         characters,
+        ..PolicyConfig::new(
+            args.name.clone(),
+            args.cell,
+            args.hidden,
+            args.speeds,
+            args.delay,
+        )
     };
     let init = match &args.init {
         Some(dir) => {
