@@ -4,10 +4,12 @@
 //!
 //! Each block has two forms: `forward` on candle tensors, and
 //! `forward_rows` on plain rows of f32 laid end to end, which the small
-//! batches of live sessions take: the products go through the hand-written
-//! packed `x W + b` kernel ([`crate::kernel`]) and the rest is a loop, with
-//! none of a tensor op's allocation and dispatch. The two forms compute the
-//! same formulas; slippi-ai's `tests/small_batch.rs` tests them equal.
+//! batches of live sessions take: the rest is a loop, with none of a tensor
+//! op's allocation and dispatch. Both forms multiply through the
+//! hand-written packed `x W + b` kernel ([`crate::kernel`], proved equal to
+//! candle's matmul in `tests/kernel.rs`), so a served model holds each
+//! weight matrix once, packed. The two forms compute the same formulas;
+//! slippi-ai's `tests/small_batch.rs` tests them equal.
 
 use candle_core::{Tensor, D};
 use serde::{Deserialize, Serialize};
@@ -40,44 +42,36 @@ pub const FLAX_LAYER_NORM_EPS: f64 = 1e-6;
 /// A flax `Linear`.
 #[derive(Clone, Debug)]
 pub struct Linear {
-    /// `[in, out]`, contiguous.
-    kernel: Tensor,
-    /// `[out]`
-    bias: Option<Tensor>,
-    /// The kernel packed for [`Linear::forward_rows`].
+    /// The kernel (`[in, out]`), packed.
     packed: PackedWeights,
-    bias_values: Option<Vec<f32>>,
+    /// `[out]`
+    bias: Option<Vec<f32>>,
 }
 
 impl Linear {
+    /// From flax's kernel `[in, out]` and bias `[out]`.
     pub fn new(kernel: Tensor, bias: Option<Tensor>) -> candle_core::Result<Linear> {
         Ok(Linear {
             packed: PackedWeights::from_tensor(&kernel)?,
-            bias_values: bias
+            bias: bias
                 .as_ref()
                 .map(|b| b.flatten_all()?.to_vec1::<f32>())
                 .transpose()?,
-            kernel: kernel.contiguous()?,
-            bias,
         })
     }
 
     pub fn out_features(&self) -> usize {
-        self.kernel.dims()[1]
+        self.packed.out()
     }
 
     /// `x` is `(batch, in)`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = x.matmul(&self.kernel)?;
-        match &self.bias {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
+        self.packed.affine_tensor(x, self.bias.as_deref())
     }
 
     /// `rows` rows of `x`, end to end; returns `rows` rows of output.
     pub fn forward_rows(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        self.packed.affine(x, rows, self.bias_values.as_deref())
+        self.packed.affine(x, rows, self.bias.as_deref())
     }
 }
 

@@ -51,20 +51,17 @@ impl ResBlock {
     }
 }
 
-/// One LSTM cell with its gates fused.
+/// One LSTM cell with its gates fused. Its kernels are held once, packed
+/// for [`fourstock_nn::kernel`], which both step forms multiply through.
 #[derive(Clone, Debug)]
 pub struct LstmCell {
     hidden: usize,
     /// `[in, 4H]`: i, f, g, o.
-    input_kernel: Tensor,
-    /// `[H, 4H]`: i, f, g, o.
-    hidden_kernel: Tensor,
-    /// `[4H]`: the hidden side's biases.
-    bias: Tensor,
-    /// The same three, for [`LstmCell::step_rows`].
     input_packed: PackedWeights,
+    /// `[H, 4H]`: i, f, g, o.
     hidden_packed: PackedWeights,
-    bias_values: Vec<f32>,
+    /// `[4H]`: the hidden side's biases.
+    bias: Vec<f32>,
 }
 
 impl LstmCell {
@@ -79,17 +76,11 @@ impl LstmCell {
             biases.push(w.take(&format!("{prefix}/{hidden_gate}/bias"))?);
         }
         let hidden = hiddens[0].dims()[0];
-        let input_kernel = Tensor::cat(&inputs, 1)?.contiguous()?;
-        let hidden_kernel = Tensor::cat(&hiddens, 1)?.contiguous()?;
-        let bias = Tensor::cat(&biases, 0)?;
         Ok(LstmCell {
             hidden,
-            input_packed: PackedWeights::from_tensor(&input_kernel)?,
-            hidden_packed: PackedWeights::from_tensor(&hidden_kernel)?,
-            bias_values: bias.to_vec1()?,
-            input_kernel,
-            hidden_kernel,
-            bias,
+            input_packed: PackedWeights::from_tensor(&Tensor::cat(&inputs, 1)?)?,
+            hidden_packed: PackedWeights::from_tensor(&Tensor::cat(&hiddens, 1)?)?,
+            bias: Tensor::cat(&biases, 0)?.to_vec1()?,
         })
     }
 
@@ -101,10 +92,10 @@ impl LstmCell {
         h: &Tensor,
     ) -> candle_core::Result<(Tensor, Tensor)> {
         let n = self.hidden;
-        let gates = x
-            .matmul(&self.input_kernel)?
-            .add(&h.matmul(&self.hidden_kernel)?)?
-            .broadcast_add(&self.bias)?;
+        let gates = self
+            .input_packed
+            .affine_tensor(x, None)?
+            .add(&self.hidden_packed.affine_tensor(h, Some(&self.bias))?)?;
         let i = candle_nn::ops::sigmoid(&gates.narrow(D::Minus1, 0, n)?)?;
         let f = candle_nn::ops::sigmoid(&gates.narrow(D::Minus1, n, n)?)?;
         let g = gates.narrow(D::Minus1, 2 * n, n)?.tanh()?;
@@ -119,7 +110,7 @@ impl LstmCell {
     pub fn step_rows(&self, x: &[f32], c: &mut [f32], h: &mut [f32], rows: usize) {
         let n = self.hidden;
         let mut from_x = self.input_packed.affine(x, rows, None);
-        let from_h = self.hidden_packed.affine(h, rows, Some(&self.bias_values));
+        let from_h = self.hidden_packed.affine(h, rows, Some(&self.bias));
         cell::lstm_rows(&mut from_x, &from_h, c, h, n);
     }
 }
