@@ -31,13 +31,20 @@ pub const MAX_HIDDEN: usize = 1 << 14;
 pub enum CheckpointError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Boxed: it names a file, a tensor and two shapes.
     #[error(transparent)]
-    Weights(#[from] WeightsError),
+    Weights(Box<WeightsError>),
     #[error("{path}: {source}")]
     Tensor {
         path: PathBuf,
         source: candle_core::Error,
     },
+}
+
+impl From<WeightsError> for CheckpointError {
+    fn from(error: WeightsError) -> Self {
+        CheckpointError::Weights(Box::new(error))
+    }
 }
 
 /// Every tensor a config calls for, with its shape, in a stable order.

@@ -20,7 +20,13 @@ pub enum ImportError {
     Pickle { path: PathBuf, source: PickleError },
     /// An array that is not finite floats.
     #[error(transparent)]
-    Weights(#[from] WeightsError),
+    Weights(Box<WeightsError>),
     #[error(transparent)]
     Slippi(#[from] SlippiError),
+}
+
+impl From<WeightsError> for ImportError {
+    fn from(error: WeightsError) -> Self {
+        ImportError::Weights(Box::new(error))
+    }
 }

@@ -14,8 +14,9 @@ use fourstock_policy::ConfigError;
 pub enum SlippiError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Boxed: it names a file, a tensor and two shapes.
     #[error(transparent)]
-    Weights(#[from] WeightsError),
+    Weights(Box<WeightsError>),
     /// The checkpoint asks for something fourstock does not implement.
     #[error("unsupported slippi-ai checkpoint: {what}")]
     Unsupported { what: String },
@@ -24,6 +25,12 @@ pub enum SlippiError {
     Invalid { reason: String },
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
+}
+
+impl From<WeightsError> for SlippiError {
+    fn from(error: WeightsError) -> Self {
+        SlippiError::Weights(Box::new(error))
+    }
 }
 
 impl SlippiError {
