@@ -33,6 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["fourstock-nn", "fourstock-slippi"],
     ),
     ("fourstock-server", &["fourstock-proto", "fourstock-policy"]),
+    ("fourstock-umi", &["fourstock-proto", "fourstock-policy"]),
     ("fourstock-client", &["fourstock-proto"]),
     ("fourstock-replay", &["fourstock-proto"]),
     (
@@ -147,11 +148,13 @@ fn crate_arrows_follow_the_design() {
             .map(|(_, _, t)| t.as_str())
             .collect()
     };
-    let server = normal("fourstock-server");
-    assert!(
-        server.iter().all(|d| !FAMILIES.contains(d)),
-        "the server links a model family: {server:?}"
-    );
+    for front_end in ["fourstock-server", "fourstock-umi"] {
+        let deps = normal(front_end);
+        assert!(
+            deps.iter().all(|d| !FAMILIES.contains(d)),
+            "{front_end} links a model family: {deps:?}"
+        );
+    }
     assert!(
         !normal("fourstock-train").contains(&"fourstock-server"),
         "training depends on the server"

@@ -213,6 +213,47 @@ pub fn internal_stage(external: u16) -> u8 {
     }
 }
 
+/// The external id of a libmelee internal stage id: the inverse of
+/// [`internal_stage`] for the six tournament stages; `None` for any other.
+pub fn external_stage(internal: u8) -> Option<u16> {
+    LEGAL_STAGES
+        .into_iter()
+        .find(|&external| internal_stage(external) == internal)
+}
+
+/// libmelee's names for the characters a player picks (`melee.Character`),
+/// with their internal ids: the names UMI's `new_games` and a bot's
+/// `hello` carry. Ice Climbers are `POPO`.
+#[rustfmt::skip]
+const LIBMELEE_NAMES: [(&str, u8); 26] = [
+    ("MARIO", 0x00), ("FOX", 0x01), ("CPTFALCON", 0x02), ("DK", 0x03),
+    ("KIRBY", 0x04), ("BOWSER", 0x05), ("LINK", 0x06), ("SHEIK", 0x07),
+    ("NESS", 0x08), ("PEACH", 0x09), ("POPO", 0x0A), ("PIKACHU", 0x0C),
+    ("SAMUS", 0x0D), ("YOSHI", 0x0E), ("JIGGLYPUFF", 0x0F), ("MEWTWO", 0x10),
+    ("LUIGI", 0x11), ("MARTH", 0x12), ("ZELDA", 0x13), ("YLINK", 0x14),
+    ("DOC", 0x15), ("FALCO", 0x16), ("PICHU", 0x17), ("GAMEANDWATCH", 0x18),
+    ("GANONDORF", 0x19), ("ROY", 0x1A),
+];
+
+/// The number of characters libmelee names as playable.
+pub const LIBMELEE_CHARACTERS: usize = LIBMELEE_NAMES.len();
+
+/// The internal id of a libmelee character name (`"FOX"`, `"CPTFALCON"`).
+pub fn internal_by_libmelee_name(name: &str) -> Option<u8> {
+    LIBMELEE_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, internal)| internal)
+}
+
+/// libmelee's name of an internal character id, if a player can pick it.
+pub fn libmelee_name(internal: u8) -> Option<&'static str> {
+    LIBMELEE_NAMES
+        .iter()
+        .find(|&&(_, i)| i == internal)
+        .map(|&(name, _)| name)
+}
+
 /// Tech action states, which slippi-ai's observation filter masks.
 pub const NEUTRAL_TECH: u16 = 0xC7;
 pub const FORWARD_TECH: u16 = 0xC8;
@@ -285,6 +326,29 @@ mod tests {
         assert_eq!(character_by_name("Sandbag"), None);
         assert_eq!(character_by_name("popo"), None);
         assert_eq!(character_by_name("nobody"), None);
+    }
+
+    #[test]
+    fn stages_go_both_ways() {
+        for stage in LEGAL_STAGES {
+            assert_eq!(external_stage(internal_stage(stage)), Some(stage));
+        }
+        assert_eq!(external_stage(0), None);
+        assert_eq!(external_stage(0x30), None);
+    }
+
+    #[test]
+    fn libmelee_names_are_the_playable_characters() {
+        assert_eq!(internal_by_libmelee_name("CPTFALCON"), Some(0x02));
+        assert_eq!(internal_by_libmelee_name("Fox"), None);
+        assert_eq!(libmelee_name(0x0A), Some("POPO"));
+        assert_eq!(libmelee_name(INTERNAL_NANA), None);
+        // Every name leads to a select-screen character and back.
+        for (name, internal) in LIBMELEE_NAMES {
+            let external = external_character(internal).unwrap();
+            assert!(external < PLAYABLE as u8, "{name}");
+            assert_eq!(libmelee_name(internal), Some(name));
+        }
     }
 
     #[test]

@@ -74,7 +74,8 @@ fn match_start(start: &MatchStart) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn frame(frame: &Frame) -> Result<(), DecodeError> {
+/// Checks one frame: its stage, stage state and players.
+pub fn frame(frame: &Frame) -> Result<(), DecodeError> {
     stage(frame.stage)?;
     stage_state(frame.frame, &frame.stage_state)?;
     if frame.players.len() > MAX_PLAYERS {

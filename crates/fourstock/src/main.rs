@@ -10,6 +10,7 @@ mod replay;
 mod serve;
 mod stream;
 mod train;
+mod umi;
 mod wake_latency;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a model on replays against two baselines, head by head.
     Eval(eval::EvalArgs),
+    /// Play as a UMI v1 bot: connect to the arena's socket and play until shutdown.
+    Umi(umi::UmiArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,5 +73,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Umi(args) => umi::run(args),
     }
 }
