@@ -16,6 +16,11 @@
 //! to +-10, percent and shield times 0.01, facing +-1, on ground and
 //! invulnerable as 0/1, and, if the model reads them, the five speeds times
 //! 0.5.
+//!
+//! Percent is floored first: the whole percent is what the game shows and
+//! what UMI frames and slippi-ai carry, while replays and libmelee also
+//! hold the fraction stale moves leave. Flooring makes every front end
+//! feed a model the same value.
 
 use fourstock_proto::melee;
 use fourstock_proto::validate::PORTS;
@@ -121,7 +126,7 @@ impl Featurizer {
         let scalars = [
             position(p.x),
             position(p.y),
-            p.percent * PERCENT_SCALE,
+            p.percent.floor() * PERCENT_SCALE,
             p.shield * SHIELD_SCALE,
             if p.facing_right { 1.0 } else { -1.0 },
             p.on_ground as u8 as f32,
