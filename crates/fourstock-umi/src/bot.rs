@@ -60,7 +60,7 @@ pub fn play(
 ) -> Result<(), UmiError> {
     let served = Served::new(registry, config.model.as_deref()).map_err(UmiError::Unplayable)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stream.try_clone()?);
-    let mut outbox = Arc::new(Outbox::new(stream));
+    let outbox = Arc::new(Outbox::new(stream));
     let mut session = Session {
         served: &served,
         outbox: outbox.clone(),
@@ -77,9 +77,7 @@ pub fn play(
     if let Err(e) = result {
         outbox.fail(e);
     }
-    // Every lane has exited, so the reader holds the only reference.
-    let failure = Arc::get_mut(&mut outbox).and_then(Outbox::take_failure);
-    match failure {
+    match outbox.take_failure() {
         Some(e) => Err(e),
         None => Ok(()),
     }

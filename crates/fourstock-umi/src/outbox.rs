@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -19,14 +19,14 @@ use crate::wire;
 
 pub struct Outbox {
     stream: Mutex<UnixStream>,
-    failure: OnceLock<UmiError>,
+    failure: Mutex<Option<UmiError>>,
 }
 
 impl Outbox {
     pub fn new(stream: UnixStream) -> Outbox {
         Outbox {
             stream: Mutex::new(stream),
-            failure: OnceLock::new(),
+            failure: Mutex::new(None),
         }
     }
 
@@ -46,10 +46,10 @@ impl Outbox {
     /// Ends the session with `error`, unless another failure came first:
     /// tells the arena, then shuts the socket.
     pub fn fail(&self, error: UmiError) {
-        if self.failure.set(error).is_err() {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if failure.is_some() {
             return;
         }
-        let error = self.failure.get().expect("just set");
         tracing::error!(code = error.code(), "{error}");
         let msg = error.to_string();
         let report = ErrorReport {
@@ -57,6 +57,8 @@ impl Outbox {
             code: error.code(),
             msg: &msg,
         };
+        *failure = Some(error);
+        drop(failure);
         let mut body = Vec::new();
         message::encode(&report, &mut body);
         let mut stream = self.stream.lock().unwrap_or_else(|e| e.into_inner());
@@ -67,11 +69,17 @@ impl Outbox {
     }
 
     /// The failure that ended the session, if one did.
-    pub fn take_failure(&mut self) -> Option<UmiError> {
-        self.failure.take()
+    pub fn take_failure(&self) -> Option<UmiError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     pub fn failed(&self) -> bool {
-        self.failure.get().is_some()
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 }

@@ -1,64 +1,20 @@
 //! The real `fourstock serve` binary, as the README runs it: it loads the
 //! shipped models, answers frames, and exits cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod daemon;
+
+use daemon::{fourstock, repo, start_daemon};
 use fourstock_tests::client::{within_timeout, TestClient};
 use fourstock_tests::fixtures::{frames, FALCO, FOX};
 
-/// Kills the child if the test fails or hangs, so no daemon outlives it.
-struct Daemon {
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Starts the daemon on an ephemeral port, serving `models`, and returns it
-/// with its address, read from the "listening" log line.
-fn start_daemon(models: &std::path::Path) -> (Daemon, std::net::SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fourstock"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--models"])
-        .arg(models)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fourstock serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (found, address) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("daemon: {line}");
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = found.send(addr);
-            }
-        }
-    });
-    let daemon = Daemon { child };
-    let addr = address
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the daemon logs its address within a minute");
-    (daemon, addr.parse().expect("a socket address"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_the_default_model_and_stops_on_sigterm() {
-    let (mut daemon, addr) = start_daemon(&repo().join("models"));
+    let (mut daemon, addr) = start_daemon(&repo().join("models"), &[]);
     within_timeout(async {
         let (mut client, welcome) = TestClient::handshake(addr, &[(1, FALCO), (2, FOX)]).await;
         for port in &welcome.ports {
@@ -93,30 +49,6 @@ async fn the_binary_serves_the_default_model_and_stops_on_sigterm() {
         .expect("the daemon exits within 30 s of SIGTERM")
         .expect("wait for the daemon");
     assert!(status.success(), "clean exit on SIGTERM: {status}");
-}
-
-/// Runs `fourstock ARGS`, killing it if it outlives `limit`.
-fn fourstock(args: &[&std::ffi::OsStr], limit: Duration) -> std::process::Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_fourstock"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fourstock");
-    let id = child.id();
-    let (done, output) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    match output.recv_timeout(limit) {
-        Ok(output) => output.expect("fourstock's output"),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &id.to_string()])
-                .status();
-            panic!("fourstock {args:?} ran over {limit:?}");
-        }
-    }
 }
 
 #[test]
@@ -155,7 +87,7 @@ fn an_imported_slippi_ai_checkpoint_serves_a_replay_end_to_end() {
     );
     std::fs::write(models.join("index.json"), r#"{"default": "phillip-demo"}"#).unwrap();
 
-    let (_daemon, addr) = start_daemon(&models);
+    let (_daemon, addr) = start_daemon(&models, &[]);
     let replay = replays.join("peppi_game.slp");
     let frames = fourstock_replay::read_replay(&replay)
         .expect("a readable replay")
