@@ -10,8 +10,8 @@
 //! harder-pressed trigger). Items are not read: no policy reads them.
 //!
 //! The layout is written out as offsets rather than read through a crate:
-//! it is one fixed C struct, and the Python arena's tests check it against
-//! numpy's dtype byte for byte.
+//! it is one fixed C struct, and `crates/fourstock/tests/umi_replay.rs`
+//! checks it against umi-melee's own numpy dtype, field by field.
 
 use fourstock_proto::melee::{
     external_character, external_stage, internal_character, internal_stage,

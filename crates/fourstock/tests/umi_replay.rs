@@ -221,3 +221,94 @@ fn a_replay_plays_the_same_through_the_daemon_and_through_umi() {
     );
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// The packed layout byte for byte: a frame fourstock writes, read back by
+/// umi-melee's own numpy dtype.
+#[test]
+fn umi_melee_reads_the_frames_fourstock_packs() {
+    let Some(python) = python_with_umi() else {
+        return;
+    };
+    use fourstock_proto::{Buttons, Frame, PlayerFrame, StageState};
+    let mut me = PlayerFrame::new(2, melee::ICE_CLIMBERS);
+    me.x = -31.5;
+    me.y = 4.25;
+    me.percent = 87.6;
+    me.stocks = 3;
+    me.shield = 42.5;
+    me.action_state = 0x159;
+    me.action_frame = -1.0;
+    me.jumps_left = 1;
+    me.speed_y_attack = -2.5;
+    me.facing_right = true;
+    me.controller.main_x = 0.125;
+    me.controller.r_trigger = 0.5;
+    me.controller.buttons = Buttons(Buttons::B | Buttons::D_UP);
+    let nana = PlayerFrame {
+        follower: true,
+        x: 7.0,
+        ..PlayerFrame::new(2, melee::ICE_CLIMBERS)
+    };
+    let fox = PlayerFrame::new(4, 2);
+    let frame = Frame {
+        frame: 1234,
+        stage: melee::YOSHIS_STORY,
+        stage_state: StageState {
+            randall: [-40.5, 1.5],
+            fod_platforms: [0.0, 0.0],
+        },
+        players: vec![fox, me, nana],
+    };
+    let work =
+        std::env::temp_dir().join(format!("fourstock-umi-layout-{}.bin", std::process::id()));
+    std::fs::write(&work, arena::pack(&[frame], 2)).unwrap();
+    let script = "import json, sys, numpy as np\n\
+        from umi.frame import FRAME\n\
+        f = np.fromfile(sys.argv[1], FRAME)[0]\n\
+        p, o, n = f['players'][0], f['players'][1], f['nana'][0]\n\
+        c = p['controller']\n\
+        print(json.dumps([int(f['frame']), int(f['stage']), float(f['randall_x']), float(f['randall_y']),\n\
+          int(p['character']), int(p['stocks']), int(p['facing']), int(p['jumps_left']), int(p['action']),\n\
+          int(p['action_frame']), int(p['percent']), float(p['x']), float(p['y']), float(p['shield_strength']),\n\
+          float(p['speed_y_attack']), float(c['main_x']), float(c['shoulder']), int(c['buttons']),\n\
+          int(o['character']), int(n['exists']), int(n['character']), float(n['x']), int(f['nana'][1]['exists'])]))";
+    let out = run(
+        Some(&python),
+        &["-c".as_ref(), script.as_ref(), work.as_os_str()],
+        &[],
+        Duration::from_secs(60),
+    );
+    let _ = std::fs::remove_file(&work);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = serde_json::json!([
+        1234,
+        6,
+        -40.5,
+        1.5, // frame, Yoshi's Story (internal 6), Randall
+        10,
+        3,
+        1,
+        1,
+        0x159,
+        -1,
+        87,
+        -31.5,
+        4.25,
+        42.5,
+        -2.5, // Popo (internal 10)
+        0.125,
+        0.5,
+        2 | 128, // B is bit 1, D_UP bit 7
+        1,
+        1,
+        11,
+        7.0,
+        0 // Fox (internal 1); Nana beside Popo only
+    ]);
+    assert_eq!(got, expected);
+}
