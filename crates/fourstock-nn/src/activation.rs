@@ -96,6 +96,15 @@ fn exp(x: f32) -> f32 {
     let e_r = p * r * r + r + 1.0;
     // n is within [-126, 128]; 2^128 only arises with r < 0, so scale in two halves.
     let half = (n * 0.5).floor();
-    let scale = |k: f32| f32::from_bits(((k as i32 + 127) as u32) << 23);
-    e_r * scale(half) * scale(n - half)
+    e_r * pow2(half) * pow2(n - half)
+}
+
+/// `2^k` for a whole `k` in -126..=127, built in the exponent bits without
+/// a float-to-int conversion (which LLVM turns into scalar code inside
+/// these loops): adding 1.5 * 2^23 puts `k + 127` in the low mantissa
+/// bits, and the shift moves them into the exponent.
+#[inline(always)]
+fn pow2(k: f32) -> f32 {
+    const SHIFTER: f32 = 12_582_912.0 + 127.0; // 1.5 * 2^23, plus the bias
+    f32::from_bits((k + SHIFTER).to_bits() << 23)
 }
