@@ -114,3 +114,19 @@ fn zero_inputs_give_the_bias_and_the_tensor_form_agrees() {
     let wrong = Tensor::zeros((3, input + 1), candle_core::DType::F32, &Device::Cpu).unwrap();
     assert!(from_tensor.affine_tensor(&wrong, None).is_err());
 }
+
+#[test]
+fn the_sparse_affine_equals_candle_matmul() {
+    use fourstock_nn::sparse::sparse_affine;
+    let mut rng = StdRng::seed_from_u64(11);
+    for (input, out) in [(1, 1), (37, 20), (1000, 512), (300, 81)] {
+        let w = weights(&mut rng, input, out);
+        let b = values(&mut rng, out, 0.5);
+        for rows in [1, 3, 64, 65] {
+            let x = features(&mut rng, rows * input);
+            let got = sparse_affine(&x, rows, &w, out, &b);
+            let want = candle_affine(&x, rows, &w, Some(&b), out);
+            assert_close(&got, &want, &format!("sparse {rows}x{input}x{out}"));
+        }
+    }
+}

@@ -21,6 +21,7 @@ use candle_nn::{Init, VarBuilder};
 
 use fourstock_nn::cell;
 use fourstock_nn::kernel::{self, PackedWeights};
+use fourstock_nn::sparse;
 
 use crate::config::CellKind;
 
@@ -221,27 +222,7 @@ impl RecurrentCore {
         };
         let w = &w.as_slice::<f32>()?[w_layout.start_offset()..][..input * width];
         let b = &b.as_slice::<f32>()?[b_layout.start_offset()..][..width];
-        let mut out = Vec::with_capacity(rows * width);
-        for row in features.chunks_exact(input) {
-            let at = out.len();
-            out.extend_from_slice(b);
-            let acc = &mut out[at..];
-            for (j, &v) in row.iter().enumerate() {
-                if v == 0.0 {
-                    continue;
-                }
-                let weights = &w[j * width..(j + 1) * width];
-                if v == 1.0 {
-                    for (a, w) in acc.iter_mut().zip(weights) {
-                        *a += w;
-                    }
-                } else {
-                    for (a, w) in acc.iter_mut().zip(weights) {
-                        *a += v * w;
-                    }
-                }
-            }
-        }
+        let out = sparse::sparse_affine(features, rows, w, width, b);
         Tensor::from_vec(out, (rows, width), &Device::Cpu)
     }
 
