@@ -187,15 +187,26 @@ impl Session<'_> {
         );
         for index in 0..welcome.lanes {
             let (jobs, inbox) = mpsc::channel();
-            let lane = Lane::new(
-                index,
-                self.outbox.clone(),
-                self.served.all(),
-                welcome.rng_seed,
-            );
+            let outbox = self.outbox.clone();
+            let lane = Lane::new(index, outbox.clone(), self.served.all(), welcome.rng_seed);
             let thread = std::thread::Builder::new()
                 .name(format!("umi-lane-{index}"))
-                .spawn(move || lane.run(inbox))?;
+                .spawn(move || {
+                    // A panic is a bug; the arena still hears of it.
+                    let ran =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lane.run(inbox)));
+                    if let Err(panic) = ran {
+                        let reason = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a panic".into());
+                        outbox.fail(UmiError::Internal {
+                            lane: index,
+                            reason,
+                        });
+                    }
+                })?;
             self.lanes.push(jobs);
             self.threads.push(thread);
         }

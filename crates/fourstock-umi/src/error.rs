@@ -41,6 +41,9 @@ pub enum UmiError {
     /// A step failed inside a model.
     #[error("model {model}: {source}")]
     Policy { model: String, source: PolicyError },
+    /// A bug: a lane's thread panicked.
+    #[error("lane {lane} stopped: {reason}")]
+    Internal { lane: u32, reason: String },
 }
 
 impl UmiError {
@@ -58,6 +61,7 @@ impl UmiError {
             UmiError::BadFrame(_) => "bad_frame",
             UmiError::Unplayable(_) => "unplayable",
             UmiError::Policy { .. } => "model",
+            UmiError::Internal { .. } => "internal",
         }
     }
 
