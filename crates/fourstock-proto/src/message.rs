@@ -149,6 +149,15 @@ impl Frame {
     pub fn player(&self, port: u8) -> Option<&PlayerFrame> {
         self.players.iter().find(|p| p.port == port && !p.follower)
     }
+
+    /// The opponent of the player on `port` in a one-on-one view: the
+    /// leader on the lowest other port.
+    pub fn opponent(&self, port: u8) -> Option<&PlayerFrame> {
+        self.players
+            .iter()
+            .filter(|p| !p.follower && p.port != port)
+            .min_by_key(|p| p.port)
+    }
 }
 
 /// The moving parts of a stage on one frame, as slippi-ai's games record

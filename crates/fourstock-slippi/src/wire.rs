@@ -28,11 +28,7 @@ use crate::observation::{Observation, PlayerObservation};
 /// port has no leader player in the frame.
 pub fn observe(frame: &Frame, port: u8) -> Option<Observation> {
     let me = frame.player(port)?;
-    let opponent = frame
-        .players
-        .iter()
-        .filter(|p| !p.follower && p.port != port)
-        .min_by_key(|p| p.port);
+    let opponent = frame.opponent(port);
     let stage = internal_stage(frame.stage);
     let on = |here: u8, values: [f32; 2]| if stage == here { values } else { [0.0; 2] };
     Some(Observation {

@@ -133,11 +133,7 @@ fn fighter(b: &Bytes, at: usize, port: u8, follower: bool) -> Result<PlayerFrame
 pub fn write(frame: &Frame, port: u8) -> Option<[u8; FRAME_SIZE]> {
     let mut out = [0u8; FRAME_SIZE];
     let me = frame.player(port)?;
-    let opponent = frame
-        .players
-        .iter()
-        .filter(|p| !p.follower && p.port != port)
-        .min_by_key(|p| p.port);
+    let opponent = frame.opponent(port);
     out[0..4].copy_from_slice(&frame.frame.to_le_bytes());
     out[4] = internal_stage(frame.stage);
     for (at, v) in [5, 9, 13, 17].into_iter().zip([
