@@ -239,7 +239,14 @@ impl Session<'_> {
         let lane = obs.lane;
         self.lane(&obs, "obs")?;
         let mut starts = Vec::new();
+        let mut seen = HashSet::with_capacity(obs.games.len());
         for &game in &obs.games {
+            if !seen.insert(game) {
+                return Err(UmiError::Game(format!(
+                    "obs seq {}: game {game} appears twice",
+                    obs.seq
+                )));
+            }
             let entry = self
                 .games
                 .get_mut(&game)

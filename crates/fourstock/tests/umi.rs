@@ -234,6 +234,15 @@ fn a_game_started_twice_or_moved_between_lanes_is_refused() {
 }
 
 #[test]
+fn a_game_twice_in_one_obs_is_refused() {
+    let mut arena = playing();
+    let two: Vec<u8> = one_frame().repeat(2);
+    arena.post("obs", 0, &[1, 1], &[true, true], &two);
+    let msg = arena.expect_error("bad_game");
+    assert!(msg.contains("game 1 appears twice"), "{msg}");
+}
+
+#[test]
 fn more_games_than_granted_or_a_lane_past_the_welcome_are_refused() {
     let mut arena = playing();
     arena.new_games(&[(2, "FOX"), (3, "FOX"), (4, "FOX"), (5, "FOX")]);
