@@ -9,7 +9,7 @@ use clap::Args;
 use fourstock_policy::ModelRegistry;
 use fourstock_server::{FallbackMode, ServerConfig};
 
-use crate::wake_latency::{WakeLatency, DEVICE};
+use crate::wake_latency::WakeLatency;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -72,20 +72,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..defaults
     };
-    let _awake = args
-        .cpu_wake_latency_us
-        .and_then(|max_us| match WakeLatency::hold(max_us) {
-            Ok(held) => {
-                tracing::info!(max_us, "holding CPU wake-up latency through {DEVICE}");
-                Some(held)
-            }
-            Err(e) => {
-                tracing::warn!(
-                    "cannot hold CPU wake-up latency through {DEVICE}: {e}; serving without"
-                );
-                None
-            }
-        });
+    let _awake = args.cpu_wake_latency_us.and_then(WakeLatency::try_hold);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("fourstock-io")

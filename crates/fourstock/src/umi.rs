@@ -10,6 +10,7 @@ use fourstock_policy::ModelRegistry;
 use fourstock_umi::BotConfig;
 
 use crate::serve::default_models_dir;
+use crate::wake_latency::WakeLatency;
 
 #[derive(Args, Debug)]
 pub struct UmiArgs {
@@ -27,6 +28,13 @@ pub struct UmiArgs {
     /// The bot's name in its hello.
     #[arg(long, default_value = "fourstock")]
     name: String,
+    /// Ask Linux to keep every idle CPU within this many microseconds of
+    /// waking while the bot plays (0 keeps idle CPUs polling), as `fourstock
+    /// serve` does. Shortens paced replies on VMs and laptops; needs write
+    /// access to /dev/cpu_dma_latency, which an arena's sandbox does not
+    /// give, and the bot warns and plays without.
+    #[arg(long)]
+    cpu_wake_latency_us: Option<u32>,
 }
 
 pub fn run(args: UmiArgs) -> anyhow::Result<()> {
@@ -35,6 +43,7 @@ pub fn run(args: UmiArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading models from {}", dir.display()))?;
     let stream = UnixStream::connect(&args.socket)
         .with_context(|| format!("connecting to the arena at {}", args.socket.display()))?;
+    let _awake = args.cpu_wake_latency_us.and_then(WakeLatency::try_hold);
     let config = BotConfig {
         name: args.name,
         model: args.model,

@@ -1,4 +1,5 @@
-//! Keeping idle CPUs quick to wake, for `fourstock serve --cpu-wake-latency-us`.
+//! Keeping idle CPUs quick to wake, for `--cpu-wake-latency-us` of
+//! `fourstock serve` and `fourstock umi`.
 //!
 //! Between two frames a paced session leaves the machine idle for 16 ms,
 //! and an idle CPU sleeps: on a VM it halts and gives its core back to the
@@ -26,6 +27,23 @@ impl WakeLatency {
     /// container).
     pub fn hold(max_us: u32) -> std::io::Result<WakeLatency> {
         WakeLatency::hold_at(Path::new(DEVICE), max_us)
+    }
+
+    /// [`WakeLatency::hold`], logging the outcome; `None` (after a warning)
+    /// when the device cannot be written, so the caller plays without.
+    pub fn try_hold(max_us: u32) -> Option<WakeLatency> {
+        match WakeLatency::hold(max_us) {
+            Ok(held) => {
+                tracing::info!(max_us, "holding CPU wake-up latency through {DEVICE}");
+                Some(held)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot hold CPU wake-up latency through {DEVICE}: {e}; running without"
+                );
+                None
+            }
+        }
     }
 
     /// [`WakeLatency::hold`] through another file: the request is the
