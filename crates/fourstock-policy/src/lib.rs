@@ -21,7 +21,7 @@ pub mod policy;
 pub mod registry;
 pub mod reset;
 
-pub use lifecycle::{Lifecycle, Verdict};
+pub use lifecycle::{Lifecycle, Stocks, Verdict};
 pub use model_dir::ConfigError;
 pub use policy::{PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, StepRequest};
 pub use registry::{Family, ModelRegistry, RegistryError};

@@ -39,8 +39,34 @@ struct Seen {
     stage: u16,
     /// (port, character) of every leader, in port order.
     roster: Vec<(u8, u8)>,
-    /// Stock count per port 1..=4 (index 0 unused).
-    stocks: [Option<u8>; 5],
+    stocks: Stocks,
+}
+
+/// Each leader's stock count on one frame, by port: what a stock loss is
+/// read from. Followers (Nana) are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stocks([Option<u8>; 5]);
+
+impl Stocks {
+    /// The leaders' stock counts on `frame`.
+    pub fn of(frame: &Frame) -> Stocks {
+        let mut stocks = [None; 5];
+        for p in frame.players.iter().filter(|p| !p.follower) {
+            if let Some(slot) = stocks.get_mut(p.port as usize) {
+                *slot = Some(p.stocks);
+            }
+        }
+        Stocks(stocks)
+    }
+
+    /// Whether a port counted in `before` has fewer stocks now: a stock
+    /// loss. A port seen only once is no loss; a regained stock neither.
+    pub fn lost_since(&self, before: &Stocks) -> bool {
+        self.0
+            .iter()
+            .zip(&before.0)
+            .any(|pair| matches!(pair, (Some(now), Some(was)) if now < was))
+    }
 }
 
 /// The lifecycle of one session.
@@ -69,7 +95,7 @@ impl Lifecycle {
     /// Classifies `frame` and remembers it.
     pub fn observe(&mut self, frame: &Frame) -> Verdict {
         let roster = roster(frame);
-        let stocks = stocks(frame);
+        let stocks = Stocks::of(frame);
         let new_match = match &self.seen {
             None => true,
             Some(_) if self.new_match_pending => true,
@@ -99,10 +125,7 @@ impl Lifecycle {
             return Verdict::Resend;
         }
         let missing = (frame.frame as i64 - seen.frame as i64 - 1) as u32;
-        let lost = (1..=4).any(|port| match (seen.stocks[port], stocks[port]) {
-            (Some(before), Some(now)) => now < before,
-            _ => false,
-        });
+        let lost = stocks.lost_since(&seen.stocks);
         seen.frame = frame.frame;
         seen.stocks = stocks;
         Verdict::Advance {
@@ -122,16 +145,6 @@ fn roster(frame: &Frame) -> Vec<(u8, u8)> {
         .collect();
     roster.sort_unstable();
     roster
-}
-
-fn stocks(frame: &Frame) -> [Option<u8>; 5] {
-    let mut stocks = [None; 5];
-    for p in frame.players.iter().filter(|p| !p.follower) {
-        if let Some(slot) = stocks.get_mut(p.port as usize) {
-            *slot = Some(p.stocks);
-        }
-    }
-    stocks
 }
 
 #[cfg(test)]

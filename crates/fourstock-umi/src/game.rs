@@ -3,13 +3,14 @@
 //!
 //! A game's state starts fresh on its first observation (`first`), and
 //! starts over when either player's stock count drops, if the model's
-//! [`ResetRule`](fourstock_policy::ResetRule) says so: the same stock-loss
-//! rule the daemon's lifecycle applies. Every observation steps the state
+//! [`ResetRule`](fourstock_policy::ResetRule) says so: the daemon's
+//! lifecycle reads stock losses through the same
+//! [`Stocks`](fourstock_policy::Stocks). Every observation steps the state
 //! exactly once; UMI has no rollback re-sends.
 
 use std::sync::Arc;
 
-use fourstock_policy::{Policy, PolicyState, ResetCause};
+use fourstock_policy::{Policy, PolicyState, ResetCause, Stocks};
 use fourstock_proto::Frame;
 
 pub struct Game {
@@ -21,8 +22,8 @@ pub struct Game {
     /// session's `rng_seed`, so the same frames give the same actions
     /// whatever the game's handle.
     seed: u64,
-    /// Each leader's stocks on the newest frame, by port.
-    stocks: Vec<(u8, u8)>,
+    /// Each leader's stocks on the newest frame.
+    stocks: Stocks,
 }
 
 impl Game {
@@ -33,28 +34,19 @@ impl Game {
             port,
             state,
             seed,
-            stocks: Vec::new(),
+            stocks: Stocks::default(),
         }
     }
 
     /// Takes in the newest frame before it is stepped; returns the reset it
     /// causes, if any. `first` marks the game's first observation.
     pub fn observe(&mut self, frame: &Frame, first: bool) -> Option<ResetCause> {
-        let before = std::mem::take(&mut self.stocks);
-        self.stocks.extend(
-            frame
-                .players
-                .iter()
-                .filter(|p| !p.follower)
-                .map(|p| (p.port, p.stocks)),
-        );
+        let now = Stocks::of(frame);
+        let lost = now.lost_since(&self.stocks);
+        self.stocks = now;
         let cause = if first {
             Some(ResetCause::NewMatch)
-        } else if before.iter().any(|&(port, was)| {
-            self.stocks
-                .iter()
-                .any(|&(other, now)| other == port && now < was)
-        }) {
+        } else if lost {
             Some(ResetCause::StockLoss)
         } else {
             None
