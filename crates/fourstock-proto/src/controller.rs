@@ -76,6 +76,12 @@ impl ControllerState {
         r_trigger: 0.0,
     };
 
+    /// The one analog shoulder policies and UMI's controller row read: the
+    /// harder-pressed trigger.
+    pub fn shoulder(&self) -> f32 {
+        self.l_trigger.max(self.r_trigger)
+    }
+
     /// The analog values in wire order.
     pub fn analog(&self) -> [f32; 6] {
         [

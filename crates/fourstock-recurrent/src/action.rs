@@ -52,11 +52,6 @@ pub fn stick_axes(c: &ControllerState) -> [f32; STICK_AXES] {
     [c.main_x, c.main_y, c.c_x, c.c_y]
 }
 
-/// The analog shoulder a policy sees: the harder-pressed trigger.
-pub fn shoulder(c: &ControllerState) -> f32 {
-    c.l_trigger.max(c.r_trigger)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

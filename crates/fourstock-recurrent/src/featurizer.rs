@@ -158,5 +158,5 @@ fn write_controller(p: &PlayerFrame, out: &mut [f32]) {
         let at = action::STICKS_AT + axis * action::STICK_CLASSES;
         out[at + action::stick_class(value)] = 1.0;
     }
-    out[action::SHOULDER_AT + action::shoulder_class(action::shoulder(c))] = 1.0;
+    out[action::SHOULDER_AT + action::shoulder_class(c.shoulder())] = 1.0;
 }

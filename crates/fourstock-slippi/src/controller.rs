@@ -122,13 +122,7 @@ impl ControllerSpace {
         for (slot, &bit) in classes.iter_mut().zip(&WIRE_BUTTONS) {
             *slot = c.buttons.contains(bit) as u8;
         }
-        let analog = [
-            c.main_x,
-            c.main_y,
-            c.c_x,
-            c.c_y,
-            c.l_trigger.max(c.r_trigger),
-        ];
+        let analog = [c.main_x, c.main_y, c.c_x, c.c_y, c.shoulder()];
         for (i, v) in analog.into_iter().enumerate() {
             classes[BUTTONS + i] = self.discretise(BUTTONS + i, v);
         }

@@ -30,7 +30,7 @@ impl Target {
         Target {
             buttons,
             sticks,
-            shoulder: action::shoulder_class(action::shoulder(controller)) as u8,
+            shoulder: action::shoulder_class(controller.shoulder()) as u8,
         }
     }
 }

@@ -198,14 +198,8 @@ fn write_fighter(p: &PlayerFrame, out: &mut [u8]) {
         return; // Nana's controller is zero.
     }
     let c = &p.controller;
-    let analog = [
-        c.main_x,
-        c.main_y,
-        c.c_x,
-        c.c_y,
-        c.l_trigger.max(c.r_trigger),
-    ];
-    for (i, v) in analog.into_iter().enumerate() {
+    // The sticks and shoulder as the controller row has them.
+    for (i, v) in ctrl_row(c)[..5].iter().enumerate() {
         out[50 + 4 * i..54 + 4 * i].copy_from_slice(&v.to_le_bytes());
     }
     out[70] = BUTTON_BITS
@@ -219,13 +213,7 @@ fn write_fighter(p: &PlayerFrame, out: &mut [u8]) {
 /// trigger), then 1.0 for each pressed button.
 pub fn ctrl_row(c: &ControllerState) -> [f32; CTRL_WIDTH] {
     let mut row = [0.0; CTRL_WIDTH];
-    row[..5].copy_from_slice(&[
-        c.main_x,
-        c.main_y,
-        c.c_x,
-        c.c_y,
-        c.l_trigger.max(c.r_trigger),
-    ]);
+    row[..5].copy_from_slice(&[c.main_x, c.main_y, c.c_x, c.c_y, c.shoulder()]);
     for (slot, &button) in row[5..].iter_mut().zip(&BUTTON_BITS) {
         *slot = c.buttons.contains(button) as u8 as f32;
     }

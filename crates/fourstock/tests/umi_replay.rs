@@ -25,7 +25,7 @@ use fourstock_proto::melee;
 use fourstock_proto::ControllerState;
 use fourstock_replay::{read_replay, replay_files, PlayerKind, Replay};
 use fourstock_tests::shared::replays_dir;
-use fourstock_umi::frame::{ctrl_row, CTRL_WIDTH};
+use fourstock_umi::frame::ctrl_row;
 
 fn python_with_umi() -> Option<PathBuf> {
     let Some(python) = std::env::var_os("FOURSTOCK_PYTHON").map(PathBuf::from) else {
@@ -149,17 +149,7 @@ fn a_replay_plays_the_same_through_the_daemon_and_through_umi() {
         String::from_utf8_lossy(&arena.stdout),
         String::from_utf8_lossy(&arena.stderr)
     );
-    let umi: Vec<[f32; CTRL_WIDTH]> = std::fs::read(&rows_file)
-        .unwrap()
-        .chunks_exact(CTRL_WIDTH * 4)
-        .map(|row| {
-            let mut out = [0.0; CTRL_WIDTH];
-            for (v, b) in out.iter_mut().zip(row.chunks_exact(4)) {
-                *v = f32::from_le_bytes(b.try_into().unwrap());
-            }
-            out
-        })
-        .collect();
+    let umi = arena::rows(&std::fs::read(&rows_file).unwrap());
     assert_eq!(umi.len(), frames.len());
 
     // The resets, frame by frame.

@@ -45,19 +45,23 @@ pub struct Reply {
 impl Reply {
     /// `act`'s controller rows.
     pub fn rows(&self) -> Vec<[f32; CTRL_WIDTH]> {
-        let bytes = self.ctrl.as_ref().expect("an act carries ctrl");
-        assert_eq!(bytes.len() % (CTRL_WIDTH * 4), 0, "whole rows");
-        bytes
-            .chunks_exact(CTRL_WIDTH * 4)
-            .map(|row| {
-                let mut out = [0.0; CTRL_WIDTH];
-                for (v, b) in out.iter_mut().zip(row.chunks_exact(4)) {
-                    *v = f32::from_le_bytes(b.try_into().unwrap());
-                }
-                out
-            })
-            .collect()
+        rows(self.ctrl.as_ref().expect("an act carries ctrl"))
     }
+}
+
+/// Controller rows from their little-endian bytes, as `act` carries them.
+pub fn rows(bytes: &[u8]) -> Vec<[f32; CTRL_WIDTH]> {
+    assert_eq!(bytes.len() % (CTRL_WIDTH * 4), 0, "whole rows");
+    bytes
+        .chunks_exact(CTRL_WIDTH * 4)
+        .map(|row| {
+            let mut out = [0.0; CTRL_WIDTH];
+            for (v, b) in out.iter_mut().zip(row.chunks_exact(4)) {
+                *v = f32::from_le_bytes(b.try_into().unwrap());
+            }
+            out
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
