@@ -18,11 +18,19 @@
 //! they pick. A batch of one reads its input row directly and spreads it
 //! over four partial sums, to keep four multiply-adds in flight.
 //!
-//! The x86-64 kernels (AVX-512, else AVX2 and FMA) are chosen at run
-//! time ([`Isa`]); other CPUs take a plain loop. `tests/kernel.rs` proves
-//! each one equal to candle's matmul.
+//! Panels hold f32, or f16 when a model's config asks for it
+//! ([`Precision`]): half the bytes per step, which is what a batch of one
+//! on a large model waits for. The f16 kernels widen each panel row to f32
+//! as they load it (`vcvtph2ps`) and do the rest in f32, so they compute
+//! exactly what the f32 kernel computes on the weights rounded to f16.
+//!
+//! The x86-64 kernels (AVX-512, else AVX2 with FMA and F16C) are chosen at
+//! run time ([`Isa`]); other CPUs take a plain loop. `tests/kernel.rs`
+//! proves each one equal to candle's matmul, in both precisions.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
+use half::f16;
+use serde::{Deserialize, Serialize};
 
 /// Columns per panel: one 16-wide or two 8-wide registers.
 pub const TILE: usize = 16;
@@ -39,12 +47,44 @@ pub fn takes_rows(rows: usize, device: &Device) -> bool {
     rows <= SMALL_BATCH && device.is_cpu()
 }
 
+/// How a packed matrix stores its weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// As trained.
+    #[default]
+    F32,
+    /// Rounded to the nearest f16 at load: half the bytes to read, about
+    /// three significant decimal digits per weight.
+    F16,
+}
+
+impl Precision {
+    /// `values` as this precision stores them, widened back to f32.
+    pub fn round(self, values: &mut [f32]) {
+        if self == Precision::F16 {
+            for v in values {
+                *v = f16::from_f32(*v).to_f32();
+            }
+        }
+    }
+
+    /// [`Precision::round`] on a tensor of any float type; returns f32.
+    pub fn round_tensor(self, t: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Precision::F32 => t.to_dtype(DType::F32),
+            Precision::F16 => t.to_dtype(DType::F16)?.to_dtype(DType::F32),
+        }
+    }
+}
+
 /// The instruction sets the kernel is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     /// 16-wide registers; groups of 8 batch rows.
     Avx512,
-    /// 8-wide registers with fused multiply-add; groups of 4 batch rows.
+    /// 8-wide registers with fused multiply-add and f16 loads; groups of 4
+    /// batch rows.
     Avx2Fma,
     /// A plain loop, one batch row at a time.
     Portable,
@@ -61,6 +101,7 @@ impl Isa {
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
             {
                 isas.push(Isa::Avx2Fma);
             }
@@ -82,12 +123,29 @@ impl Isa {
 pub struct PackedWeights {
     input: usize,
     out: usize,
-    panels: Vec<f32>,
+    panels: Panels,
+}
+
+/// The panels' values, in the matrix's [`Precision`].
+#[derive(Clone, Debug)]
+enum Panels {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
 }
 
 impl PackedWeights {
-    /// Packs `w`, `[input, out]` row-major.
+    /// Packs `w`, `[input, out]` row-major, as f32.
     pub fn new(w: &[f32], input: usize, out: usize) -> PackedWeights {
+        PackedWeights::with_precision(w, input, out, Precision::F32)
+    }
+
+    /// Packs `w`, `[input, out]` row-major, stored in `precision`.
+    pub fn with_precision(
+        w: &[f32],
+        input: usize,
+        out: usize,
+        precision: Precision,
+    ) -> PackedWeights {
         assert_eq!(w.len(), input * out, "w is not [{input}, {out}]");
         let tiles = out.div_ceil(TILE);
         let mut panels = vec![0.0; tiles * input * TILE];
@@ -97,14 +155,32 @@ impl PackedWeights {
                 panels[at..at + values.len()].copy_from_slice(values);
             }
         }
+        let panels = match precision {
+            Precision::F32 => Panels::F32(panels),
+            Precision::F16 => Panels::F16(panels.into_iter().map(f16::from_f32).collect()),
+        };
         PackedWeights { input, out, panels }
     }
 
     /// Packs a `[in, out]` f32 CPU tensor.
     pub fn from_tensor(w: &Tensor) -> candle_core::Result<PackedWeights> {
+        PackedWeights::from_tensor_as(w, Precision::F32)
+    }
+
+    /// Packs a `[in, out]` f32 CPU tensor, stored in `precision`.
+    pub fn from_tensor_as(w: &Tensor, precision: Precision) -> candle_core::Result<PackedWeights> {
         let (input, out) = w.dims2()?;
         let values = w.flatten_all()?.to_vec1::<f32>()?;
-        Ok(PackedWeights::new(&values, input, out))
+        Ok(PackedWeights::with_precision(
+            &values, input, out, precision,
+        ))
+    }
+
+    pub fn precision(&self) -> Precision {
+        match self.panels {
+            Panels::F32(_) => Precision::F32,
+            Panels::F16(_) => Precision::F16,
+        }
     }
 
     pub fn input(&self) -> usize {
@@ -142,13 +218,27 @@ impl PackedWeights {
             assert_eq!(b.len(), self.out, "bias is not [{}]", self.out);
         }
         let mut y = vec![0.0; rows * self.out];
-        match isa {
+        let (input, out) = (self.input, self.out);
+        match (isa, &self.panels) {
             // SAFETY: the CPU has the features each kernel is compiled for.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { avx512::affine(self, x, rows, bias, &mut y) },
+            (Isa::Avx512, Panels::F32(p)) => unsafe {
+                avx512::affine(p, input, out, x, rows, bias, &mut y)
+            },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => unsafe { avx2::affine(self, x, rows, bias, &mut y) },
-            _ => self.affine_plain(x, rows, bias, &mut y),
+            (Isa::Avx512, Panels::F16(p)) => unsafe {
+                avx512_f16::affine(p, input, out, x, rows, bias, &mut y)
+            },
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2Fma, Panels::F32(p)) => unsafe {
+                avx2::affine(p, input, out, x, rows, bias, &mut y)
+            },
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx2Fma, Panels::F16(p)) => unsafe {
+                avx2_f16::affine(p, input, out, x, rows, bias, &mut y)
+            },
+            (_, Panels::F32(p)) => affine_plain(p, |w| w, input, out, x, rows, bias, &mut y),
+            (_, Panels::F16(p)) => affine_plain(p, f16::to_f32, input, out, x, rows, bias, &mut y),
         }
         y
     }
@@ -167,25 +257,34 @@ impl PackedWeights {
         let y = self.affine(&x.flatten_all()?.to_vec1::<f32>()?, rows, bias);
         Tensor::from_vec(y, (rows, self.out), &Device::Cpu)
     }
+}
 
-    /// The portable form of [`PackedWeights::affine`]: one batch row at a
-    /// time, a panel row at a time.
-    fn affine_plain(&self, x: &[f32], rows: usize, bias: Option<&[f32]>, y: &mut [f32]) {
-        let (input, out) = (self.input, self.out);
-        for r in 0..rows {
-            let xr = &x[r * input..(r + 1) * input];
-            for t in 0..out.div_ceil(TILE) {
-                let panel = &self.panels[t * input * TILE..(t + 1) * input * TILE];
-                let mut acc = [0.0f32; TILE];
-                for (&v, w) in xr.iter().zip(panel.chunks_exact(TILE)) {
-                    if v != 0.0 {
-                        for (a, &w) in acc.iter_mut().zip(w) {
-                            *a += v * w;
-                        }
+/// The portable form of [`PackedWeights::affine`]: one batch row at a
+/// time, a panel row at a time.
+#[allow(clippy::too_many_arguments)]
+fn affine_plain<E: Copy>(
+    panels: &[E],
+    widen: impl Fn(E) -> f32,
+    input: usize,
+    out: usize,
+    x: &[f32],
+    rows: usize,
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    for r in 0..rows {
+        let xr = &x[r * input..(r + 1) * input];
+        for t in 0..out.div_ceil(TILE) {
+            let panel = &panels[t * input * TILE..(t + 1) * input * TILE];
+            let mut acc = [0.0f32; TILE];
+            for (&v, w) in xr.iter().zip(panel.chunks_exact(TILE)) {
+                if v != 0.0 {
+                    for (a, &w) in acc.iter_mut().zip(w) {
+                        *a += v * widen(w);
                     }
                 }
-                store(&acc, t, r, out, bias, y);
             }
+            store(&acc, t, r, out, bias, y);
         }
     }
 }
@@ -226,29 +325,42 @@ fn transposed<const N: usize>(x: &[f32], input: usize, r0: usize, size: usize) -
 /// Generates one SIMD kernel: `$group` batch rows share each walk over a
 /// panel, whose rows are `$per_tile` registers wide. Panels are the
 /// outer loop, so a panel is fetched from memory once and then served from
-/// cache to every group of the batch.
+/// cache to every group of the batch. Panel values are `$elem`, which
+/// `$load` widens to a register of f32.
 #[cfg(target_arch = "x86_64")]
 macro_rules! simd_kernel {
-    ($name:ident, $feature:literal, $group:literal, $reg:ty, $per_tile:literal,
+    ($name:ident, $feature:literal, $elem:ty, $group:literal, $reg:ty, $per_tile:literal,
      $zero:ident, $load:ident, $splat:ident, $fma:ident, $add:ident, $store_reg:ident) => {
         mod $name {
+            #[allow(unused_imports)]
+            use super::widen::*;
             use std::arch::x86_64::*;
 
-            use super::{store, transposed, PackedWeights, TILE};
+            use super::{store, transposed, TILE};
 
             pub const GROUP: usize = $group;
             const WIDTH: usize = TILE / $per_tile;
 
+            /// The panels of an `[input, out]` matrix.
+            struct Matrix<'a> {
+                panels: &'a [$elem],
+                input: usize,
+                out: usize,
+            }
+
             #[target_feature(enable = $feature)]
             pub unsafe fn affine(
-                p: &PackedWeights,
+                panels: &[$elem],
+                input: usize,
+                out: usize,
                 x: &[f32],
                 rows: usize,
                 bias: Option<&[f32]>,
                 y: &mut [f32],
             ) {
+                let p = Matrix { panels, input, out };
                 if rows == 1 {
-                    return row(p, x, bias, y);
+                    return row(&p, x, bias, y);
                 }
                 let groups: Vec<(usize, usize, Vec<[f32; GROUP]>)> = (0..rows)
                     .step_by(GROUP)
@@ -279,7 +391,7 @@ macro_rules! simd_kernel {
             /// four partial sums per panel so that four multiply-adds are
             /// in flight.
             #[inline(always)]
-            unsafe fn row(p: &PackedWeights, x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+            unsafe fn row(p: &Matrix<'_>, x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
                 let input = p.input;
                 for t in 0..p.out.div_ceil(TILE) {
                     let panel = &p.panels[t * input * TILE..(t + 1) * input * TILE];
@@ -327,7 +439,7 @@ macro_rules! simd_kernel {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
             unsafe fn tile<const G: usize, const U: usize>(
-                panel: &[f32],
+                panel: &[$elem],
                 values: &[[f32; GROUP]],
                 t: usize,
                 r0: usize,
@@ -367,7 +479,7 @@ macro_rules! simd_kernel {
             /// `acc[g][u] += v[g] * w[i]` for one input.
             #[inline(always)]
             unsafe fn madd<const G: usize, const U: usize>(
-                panel: &[f32],
+                panel: &[$elem],
                 i: usize,
                 v: &[f32; GROUP],
                 acc: &mut [[[$reg; $per_tile]; U]; G],
@@ -393,15 +505,55 @@ macro_rules! simd_kernel {
     };
 }
 
+/// Loads of one panel row's f16 values, widened to f32.
+#[cfg(target_arch = "x86_64")]
+mod widen {
+    use half::f16;
+    use std::arch::x86_64::*;
+
+    /// 8 values.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn load_f16x8(p: *const f16) -> __m256 {
+        // SAFETY: the caller points at 8 values; f16 is a u16.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+    }
+
+    /// 16 values.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn load_f16x16(p: *const f16) -> __m512 {
+        // SAFETY: the caller points at 16 values; f16 is a u16.
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 simd_kernel!(
     avx2,
     "avx2,fma",
+    f32,
     4,
     __m256,
     2,
     _mm256_setzero_ps,
     _mm256_loadu_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_storeu_ps
+);
+
+#[cfg(target_arch = "x86_64")]
+simd_kernel!(
+    avx2_f16,
+    "avx2,fma,f16c",
+    half::f16,
+    4,
+    __m256,
+    2,
+    _mm256_setzero_ps,
+    load_f16x8,
     _mm256_set1_ps,
     _mm256_fmadd_ps,
     _mm256_add_ps,
@@ -414,11 +566,28 @@ simd_kernel!(
 simd_kernel!(
     avx512,
     "avx512f",
+    f32,
     8,
     __m512,
     1,
     _mm512_setzero_ps,
     _mm512_loadu_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_storeu_ps
+);
+
+#[cfg(target_arch = "x86_64")]
+simd_kernel!(
+    avx512_f16,
+    "avx512f",
+    half::f16,
+    8,
+    __m512,
+    1,
+    _mm512_setzero_ps,
+    load_f16x16,
     _mm512_set1_ps,
     _mm512_fmadd_ps,
     _mm512_add_ps,

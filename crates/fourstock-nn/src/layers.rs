@@ -15,7 +15,7 @@ use candle_core::{Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::activation;
-use crate::kernel::PackedWeights;
+use crate::kernel::{PackedWeights, Precision};
 
 /// The activation inside each residual feed-forward block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +51,17 @@ pub struct Linear {
 impl Linear {
     /// From flax's kernel `[in, out]` and bias `[out]`.
     pub fn new(kernel: Tensor, bias: Option<Tensor>) -> candle_core::Result<Linear> {
+        Linear::with_precision(kernel, bias, Precision::F32)
+    }
+
+    /// [`Linear::new`], the kernel held in `precision` (the bias stays f32).
+    pub fn with_precision(
+        kernel: Tensor,
+        bias: Option<Tensor>,
+        precision: Precision,
+    ) -> candle_core::Result<Linear> {
         Ok(Linear {
-            packed: PackedWeights::from_tensor(&kernel)?,
+            packed: PackedWeights::from_tensor_as(&kernel, precision)?,
             bias: bias
                 .as_ref()
                 .map(|b| b.flatten_all()?.to_vec1::<f32>())

@@ -1,10 +1,11 @@
 //! The hand-written packed kernel against candle's matmul: the same
 //! `x W + b` within 1e-5, for every batch size it serves, odd widths,
 //! zero and one-hot inputs, with and without a bias, on every instruction
-//! set this CPU has and the portable loop.
+//! set this CPU has and the portable loop; and f16 panels against candle's
+//! matmul on the weights rounded to f16 by candle.
 
 use candle_core::{Device, Tensor};
-use fourstock_nn::kernel::{Isa, PackedWeights, SMALL_BATCH};
+use fourstock_nn::kernel::{Isa, PackedWeights, Precision, SMALL_BATCH};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -81,6 +82,37 @@ fn equals_candle_matmul_for_every_small_batch() {
                     &want_unbiased,
                     &format!("{what} without bias"),
                 );
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_panels_equal_candle_matmul_on_f16_rounded_weights() {
+    let mut rng = StdRng::seed_from_u64(9);
+    for (input, out) in [(1, 1), (37, 13), (1009, 512), (512, 2048), (24, 17)] {
+        let w = weights(&mut rng, input, out);
+        let b = values(&mut rng, out, 1.0);
+        // candle's own rounding: to an f16 tensor and back.
+        let rounded = Precision::F16
+            .round_tensor(&Tensor::from_slice(&w, (input, out), &Device::Cpu).unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_ne!(rounded, w, "{input} x {out}: rounding changed nothing");
+        let mut ours = w.clone();
+        Precision::F16.round(&mut ours);
+        assert_eq!(ours, rounded, "Precision::round and candle's f16 disagree");
+        let packed = PackedWeights::with_precision(&w, input, out, Precision::F16);
+        assert_eq!(packed.precision(), Precision::F16);
+        for rows in (1..=9).chain([16, SMALL_BATCH]) {
+            let x = features(&mut rng, rows * input);
+            let want = candle_affine(&x, rows, &rounded, Some(&b), out);
+            for isa in Isa::available() {
+                let what = format!("f16 {isa:?}: {rows} x {input} -> {out}");
+                assert_close(&packed.affine_on(isa, &x, rows, Some(&b)), &want, &what);
             }
         }
     }

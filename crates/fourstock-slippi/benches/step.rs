@@ -14,6 +14,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fourstock_policy::{Policy, PolicyState, StepRequest};
 use fourstock_proto::{Frame, PlayerFrame, StageState};
+use fourstock_slippi::config::Precision;
 use fourstock_slippi::{timing, SlippiPolicy};
 
 fn frame(t: i32) -> Frame {
@@ -40,7 +41,8 @@ fn step(c: &mut Criterion) {
         std::env::set_var("RAYON_NUM_THREADS", "1");
     }
     let dir = std::env::temp_dir().join(format!("fourstock-slippi-bench-{}", std::process::id()));
-    let parameters = timing::write_practical_model(&dir, "timing", 0).expect("writing the model");
+    let parameters = timing::write_practical_model(&dir, "timing", 0, Default::default())
+        .expect("writing the model");
     let policy = SlippiPolicy::load(&dir).expect("loading the model");
     let _ = std::fs::remove_dir_all(&dir);
     let frames: Vec<Frame> = (0..600).map(frame).collect();
@@ -84,6 +86,25 @@ fn step(c: &mut Criterion) {
     let weights_sized = vec![1f32; parameters];
     distribution("read floor", || {
         std::hint::black_box(read_all(&weights_sized));
+    });
+    // The same model served from f16 weights: half the bytes per step.
+    let dir16 = dir.with_extension("f16");
+    timing::write_practical_model(&dir16, "timing", 0, Precision::F16).expect("writing the model");
+    let policy16 = SlippiPolicy::load(&dir16).expect("loading the model");
+    let _ = std::fs::remove_dir_all(&dir16);
+    let mut state = policy16.initial_state(7);
+    distribution("step/1 f16", || {
+        t += 1;
+        let mut request = [StepRequest {
+            frame: &frames[t % frames.len()],
+            port: 1,
+            state: &mut state,
+        }];
+        std::hint::black_box(policy16.step(&mut request).expect("a step"));
+    });
+    let halves = vec![half::f16::ONE; parameters];
+    distribution("read floor f16", || {
+        std::hint::black_box(halves.iter().fold(0u16, |a, h| a ^ h.to_bits()));
     });
 
     // The step's two halves, to show where the time goes.

@@ -25,6 +25,7 @@ pub const MAX_FFW_MULTIPLIER: usize = 64;
 pub const MAX_COMPONENT_DEPTH: usize = 16;
 pub const MAX_NAMES: usize = 1 << 16;
 
+pub use fourstock_nn::kernel::Precision;
 pub use fourstock_nn::layers::{Activation, LayerNormKind};
 
 /// The `tx_like` core: a Linear encoder, then `num_layers` times a residual
@@ -89,6 +90,11 @@ pub struct SlippiConfig {
     pub player_name: Option<String>,
     /// Sampling temperature at serve time (slippi-ai's default is 1).
     pub temperature: f32,
+    /// How the weight matrices are held while serving: `"f32"` as trained
+    /// (the default), or `"f16"`, half the bytes a step reads, for large
+    /// networks whose batch of one waits on memory.
+    #[serde(default)]
+    pub weight_precision: Precision,
 }
 
 impl SlippiConfig {
@@ -241,6 +247,7 @@ impl SlippiConfig {
             name_map,
             player_name,
             temperature: 1.0,
+            weight_precision: Precision::F32,
         };
         config.check()?;
         Ok(config)

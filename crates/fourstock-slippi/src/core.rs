@@ -78,8 +78,11 @@ impl LstmCell {
         let hidden = hiddens[0].dims()[0];
         Ok(LstmCell {
             hidden,
-            input_packed: PackedWeights::from_tensor(&Tensor::cat(&inputs, 1)?)?,
-            hidden_packed: PackedWeights::from_tensor(&Tensor::cat(&hiddens, 1)?)?,
+            input_packed: PackedWeights::from_tensor_as(&Tensor::cat(&inputs, 1)?, w.precision())?,
+            hidden_packed: PackedWeights::from_tensor_as(
+                &Tensor::cat(&hiddens, 1)?,
+                w.precision(),
+            )?,
             bias: Tensor::cat(&biases, 0)?.to_vec1()?,
         })
     }
@@ -136,10 +139,7 @@ impl TxLikeCore {
         config: &CoreConfig,
         w: &mut WeightMap,
     ) -> Result<TxLikeCore, crate::SlippiError> {
-        let encoder = Linear::new(
-            w.take(&names::encoder("kernel"))?,
-            Some(w.take(&names::encoder("bias"))?),
-        )?;
+        let encoder = w.linear(&names::encoder("kernel"), &names::encoder("bias"))?;
         let activation = ActivationFn {
             kind: config.activation,
             gelu_approximate: config.gelu_approximate,
@@ -154,14 +154,14 @@ impl TxLikeCore {
                     w.take(&format!("{ffw}/layernorm/scale"))?,
                     w.take(&format!("{ffw}/layernorm/bias"))?,
                 )?,
-                linear1: Linear::new(
-                    w.take(&format!("{ffw}/linear1/kernel"))?,
-                    Some(w.take(&format!("{ffw}/linear1/bias"))?),
+                linear1: w.linear(
+                    &format!("{ffw}/linear1/kernel"),
+                    &format!("{ffw}/linear1/bias"),
                 )?,
                 activation,
-                linear2: Linear::new(
-                    w.take(&format!("{ffw}/linear2/kernel"))?,
-                    Some(w.take(&format!("{ffw}/linear2/bias"))?),
+                linear2: w.linear(
+                    &format!("{ffw}/linear2/kernel"),
+                    &format!("{ffw}/linear2/bias"),
                 )?,
             };
             layers.push(TxLayer { lstm, ffw: block });

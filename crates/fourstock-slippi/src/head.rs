@@ -66,9 +66,7 @@ impl AutoregressiveHead {
         space: ControllerSpace,
         w: &mut WeightMap,
     ) -> Result<AutoregressiveHead, SlippiError> {
-        let linear = |w: &mut WeightMap, kernel: String, bias: String| {
-            Ok::<_, SlippiError>(Linear::new(w.take(&kernel)?, Some(w.take(&bias)?))?)
-        };
+        let linear = |w: &mut WeightMap, kernel: String, bias: String| w.linear(&kernel, &bias);
         let to_residual = linear(w, names::to_residual("kernel"), names::to_residual("bias"))?;
         let mut blocks = Vec::with_capacity(COMPONENTS);
         for c in 0..COMPONENTS {

@@ -52,7 +52,7 @@ impl SlippiModel {
         let here = Path::new(&config.name);
         safetensors::check_tensors(here, &found, &weights::expected_tensors(&config))?;
         let featurizer = Featurizer::new(&config.embed);
-        let mut w = WeightMap::new(tensors);
+        let mut w = WeightMap::new(tensors, config.weight_precision);
         let core = TxLikeCore::from_weights(&config.core, &mut w)?;
         let space = ControllerSpace::new(&config.embed);
         let head = AutoregressiveHead::from_weights(&config.head, space, &mut w)?;

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::{Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, FAMILY};
+use crate::config::{
+    Activation, CoreConfig, EmbedConfig, HeadConfig, LayerNormKind, Precision, FAMILY,
+};
 use crate::{weights, SlippiConfig, SlippiError, SlippiModel};
 
 /// The practical-size config, named `name`.
@@ -41,13 +43,23 @@ pub fn practical_config(name: &str) -> SlippiConfig {
         name_map: BTreeMap::from([("Player".to_string(), 0)]),
         player_name: Some("Player".into()),
         temperature: 1.0,
+        weight_precision: Precision::F32,
     }
 }
 
 /// Writes a practical-size model with seeded random weights into `dir`,
-/// as `fourstock import` would; returns its parameter count.
-pub fn write_practical_model(dir: &Path, name: &str, seed: u64) -> Result<usize, SlippiError> {
-    let config = practical_config(name);
+/// as `fourstock import` would, to be served in `precision`; returns its
+/// parameter count.
+pub fn write_practical_model(
+    dir: &Path,
+    name: &str,
+    seed: u64,
+    precision: Precision,
+) -> Result<usize, SlippiError> {
+    let config = SlippiConfig {
+        weight_precision: precision,
+        ..practical_config(name)
+    };
     let tensors = weights::random_tensors(&config, seed);
     SlippiModel::write_dir(dir, &config, &tensors)?;
     Ok(tensors.iter().map(|(_, t)| t.values.len()).sum())

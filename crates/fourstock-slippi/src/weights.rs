@@ -22,6 +22,8 @@
 use std::collections::HashMap;
 
 use candle_core::Tensor;
+use fourstock_nn::kernel::Precision;
+use fourstock_nn::layers::Linear;
 use fourstock_nn::F32Tensor;
 
 use crate::config::SlippiConfig;
@@ -112,26 +114,41 @@ pub fn expected_tensors(config: &SlippiConfig) -> Vec<(String, Vec<usize>)> {
     out
 }
 
-/// Checked tensors by name, taken out one by one as the network is built.
+/// Checked tensors by name, taken out one by one as the network is built,
+/// and the precision its weight matrices are held in.
 #[derive(Debug, Default)]
-pub struct WeightMap(HashMap<String, Tensor>);
+pub struct WeightMap {
+    tensors: HashMap<String, Tensor>,
+    precision: Precision,
+}
 
 impl WeightMap {
-    pub fn new(tensors: HashMap<String, Tensor>) -> WeightMap {
-        WeightMap(tensors)
+    pub fn new(tensors: HashMap<String, Tensor>, precision: Precision) -> WeightMap {
+        WeightMap { tensors, precision }
+    }
+
+    /// How the network's weight matrices are held.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The `Linear` whose kernel and bias are the tensors named so.
+    pub fn linear(&mut self, kernel: &str, bias: &str) -> Result<Linear, SlippiError> {
+        let (kernel, bias) = (self.take(kernel)?, self.take(bias)?);
+        Ok(Linear::with_precision(kernel, Some(bias), self.precision)?)
     }
 
     /// The tensor `name`; the names were checked against the config
     /// before, so a missing one is a bug in the network's construction.
     pub fn take(&mut self, name: &str) -> Result<Tensor, SlippiError> {
-        self.0
+        self.tensors
             .remove(name)
             .ok_or_else(|| SlippiError::config(format!("tensor {name} is missing")))
     }
 
     /// The names left over.
     pub fn remaining(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.0.keys().cloned().collect();
+        let mut names: Vec<String> = self.tensors.keys().cloned().collect();
         names.sort();
         names
     }

@@ -158,3 +158,34 @@ fn the_head_rows_path_equals_the_tensor_path() {
         }
     }
 }
+
+/// A model served from f16 weights (`weight_precision`) follows the f32
+/// model closely for 30 steps with the state carried, and is not the f32
+/// model: the rounding reached the kernels.
+#[test]
+fn f16_weights_stay_close_to_f32() {
+    use fourstock_slippi::config::Precision;
+    let f32_config = config(LayerNormKind::Nnx, Activation::Gelu, true);
+    let f16_config = SlippiConfig {
+        weight_precision: Precision::F16,
+        ..f32_config.clone()
+    };
+    let (exact, rounded) = (model(f32_config, 3), model(f16_config, 3));
+    let width = exact.featurizer().size();
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut state = exact.core().zero_state(4, &Device::Cpu).unwrap();
+    let mut state16 = state.clone();
+    let mut largest = 0f32;
+    for t in 0..30 {
+        let x = features(&mut rng, 4, width);
+        let (out, next) = exact.core().step_rows(&x, &state).unwrap();
+        let (out16, next16) = rounded.core().step_rows(&x, &state16).unwrap();
+        for (g, w) in values(&out16).iter().zip(values(&out)) {
+            let off = (g - w).abs() / w.abs().max(1.0);
+            assert!(off <= 1e-2, "step {t}: f16 gives {g}, f32 {w}");
+            largest = largest.max(off);
+        }
+        (state, state16) = (next, next16);
+    }
+    assert!(largest > 0.0, "f16 weights changed nothing");
+}
