@@ -2,7 +2,9 @@
 //! against a daemon, each streaming real replay frames, paced at 60 fps with
 //! staggered starts (or unpaced), and reports what the clients saw: round
 //! trip p50/p99/p99.9/max, late replies, frames per second, and the
-//! daemon's CPU use. `--find-capacity` raises N until the budget breaks.
+//! daemon's CPU use, in cores and per frame. `--find-capacity` raises N
+//! until the budget breaks. `--daemon-cpus` and `--cpus` pin the daemon
+//! and the generator to chosen CPUs, so neither measures the other.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +19,7 @@ use fourstock_proto::{ClientMessage, ServerMessage};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::cpu::{self, CpuList};
 use crate::stream::{port_requests, FRAME};
 
 #[derive(Args, Debug)]
@@ -57,6 +60,13 @@ pub struct BenchArgs {
     /// Extra arguments for a daemon that bench starts, e.g. "--models DIR".
     #[arg(long, allow_hyphen_values = true)]
     daemon_args: Option<String>,
+    /// Pin the daemon to these CPUs, e.g. "0": the one bench starts, or
+    /// the --daemon-pid one (all its threads).
+    #[arg(long)]
+    daemon_cpus: Option<CpuList>,
+    /// Pin the load generator itself to these CPUs, e.g. "1".
+    #[arg(long)]
+    cpus: Option<CpuList>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -77,6 +87,8 @@ struct Trial {
     round_trip_us_max: u64,
     /// Daemon CPU time over wall time: 1.0 is one core busy.
     daemon_cpu_cores: Option<f64>,
+    /// Daemon CPU time per frame answered, in microseconds.
+    daemon_cpu_us_per_frame: Option<f64>,
     errors: usize,
 }
 
@@ -92,13 +104,26 @@ type Game = Arc<Vec<ClientMessage>>;
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let games = load_games(&args)?;
     let mut daemon = match args.connect {
-        Some(addr) => Target {
-            addr,
-            pid: args.daemon_pid,
-            child: None,
-        },
+        Some(addr) => {
+            if let Some(CpuList(cpus)) = &args.daemon_cpus {
+                let pid = args
+                    .daemon_pid
+                    .context("--daemon-cpus with --connect needs --daemon-pid")?;
+                cpu::pin_process(pid, cpus)
+                    .with_context(|| format!("pinning daemon {pid} to CPUs {cpus:?}"))?;
+            }
+            Target {
+                addr,
+                pid: args.daemon_pid,
+                child: None,
+            }
+        }
         None => spawn_daemon(&args)?,
     };
+    // Before the runtime starts its threads, which inherit it.
+    if let Some(CpuList(cpus)) = &args.cpus {
+        cpu::pin_current(cpus).with_context(|| format!("pinning bench to CPUs {cpus:?}"))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -194,6 +219,15 @@ fn spawn_daemon(args: &BenchArgs) -> anyhow::Result<Target> {
     if let Some(extra) = &args.daemon_args {
         command.args(extra.split_whitespace());
     }
+    if let Some(CpuList(cpus)) = args.daemon_cpus.clone() {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec the closure makes one system call
+        // (sched_setaffinity on a list checked when parsed) and allocates
+        // nothing; the daemon and every thread it starts inherit the mask.
+        unsafe {
+            command.pre_exec(move || cpu::pin_current(&cpus));
+        }
+    }
     let mut child = command
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -278,8 +312,8 @@ async fn trial(
         }
     }
     let wall = started.elapsed();
-    let cpu = match (cpu_before, daemon.pid.and_then(cpu_time)) {
-        (Some(before), Some(after)) => Some((after - before).as_secs_f64() / wall.as_secs_f64()),
+    let cpu_used = match (cpu_before, daemon.pid.and_then(cpu_time)) {
+        (Some(before), Some(after)) => Some((after - before).as_secs_f64()),
         _ => None,
     };
     Ok(Trial {
@@ -293,7 +327,10 @@ async fn trial(
         round_trip_us_p99: merged.value_at_percentile(99.0),
         round_trip_us_p999: merged.value_at_percentile(99.9),
         round_trip_us_max: merged.max(),
-        daemon_cpu_cores: cpu,
+        daemon_cpu_cores: cpu_used.map(|used| used / wall.as_secs_f64()),
+        daemon_cpu_us_per_frame: cpu_used
+            .filter(|_| frames > 0)
+            .map(|used| used * 1e6 / frames as f64),
         errors,
     })
 }
@@ -394,7 +431,7 @@ fn largest_held(trials: &[Trial], budget_us: u64) -> usize {
 
 fn print_table(trials: &[Trial]) {
     println!(
-        "{:>8} {:>6} {:>9} {:>10} {:>6} {:>8} {:>8} {:>9} {:>8} {:>9}",
+        "{:>8} {:>6} {:>9} {:>10} {:>6} {:>8} {:>8} {:>9} {:>8} {:>9} {:>12}",
         "sessions",
         "paced",
         "frames",
@@ -404,11 +441,12 @@ fn print_table(trials: &[Trial]) {
         "p99 us",
         "p99.9 us",
         "max us",
-        "cpu cores"
+        "cpu cores",
+        "cpu us/frame"
     );
     for t in trials {
         println!(
-            "{:>8} {:>6} {:>9} {:>10.0} {:>6} {:>8} {:>8} {:>9} {:>8} {:>9}",
+            "{:>8} {:>6} {:>9} {:>10.0} {:>6} {:>8} {:>8} {:>9} {:>8} {:>9} {:>12}",
             t.sessions,
             t.paced,
             t.frames,
@@ -419,7 +457,9 @@ fn print_table(trials: &[Trial]) {
             t.round_trip_us_p999,
             t.round_trip_us_max,
             t.daemon_cpu_cores
-                .map_or_else(|| "-".to_string(), |c| format!("{c:.2}"))
+                .map_or_else(|| "-".to_string(), |c| format!("{c:.2}")),
+            t.daemon_cpu_us_per_frame
+                .map_or_else(|| "-".to_string(), |c| format!("{c:.0}"))
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The `fourstock` command: the daemon and the tools around it.
 
 mod bench;
+mod cpu;
 mod eval;
 mod families;
 mod import;

@@ -2,13 +2,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use fourstock_policy::ModelRegistry;
 use fourstock_server::{FallbackMode, ServerConfig};
+use tracing::{info, warn};
 
+use crate::cpu;
 use crate::wake_latency::WakeLatency;
 
 #[derive(Args, Debug)]
@@ -47,6 +51,14 @@ pub struct ServeArgs {
     /// device; without it the daemon warns and serves anyway.
     #[arg(long)]
     cpu_wake_latency_us: Option<u32>,
+    /// Run the I/O threads, which read frames and send replies and
+    /// fallbacks, as real-time threads (SCHED_FIFO), and the compute
+    /// threads at nice -10, so a busy machine delays neither. Needs
+    /// CAP_SYS_NICE (root, or a raised RLIMIT_RTPRIO/RLIMIT_NICE); where it
+    /// is refused the daemon warns and serves at normal priority. Real-time
+    /// threads come before everything else on their CPU, Dolphin included.
+    #[arg(long)]
+    realtime_priority: bool,
 }
 
 /// The models folder to use when none is given.
@@ -73,10 +85,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..defaults
     };
     let _awake = args.cpu_wake_latency_us.and_then(WakeLatency::try_hold);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("fourstock-io")
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("fourstock-io");
+    if args.realtime_priority {
+        // This thread starts the compute threads, which inherit its nice
+        // value; each I/O thread raises itself as it starts.
+        match cpu::raise_nice() {
+            Ok(got) => info!(?got, "compute threads raised"),
+            Err(e) => warn!("--realtime-priority: compute threads stay at normal priority: {e}"),
+        }
+        let reported = Arc::new(AtomicBool::new(false));
+        builder.on_thread_start(move || {
+            let got = cpu::raise_to_realtime();
+            if !reported.swap(true, Ordering::Relaxed) {
+                match got {
+                    Ok(got) => info!(?got, "I/O threads raised"),
+                    Err(e) => {
+                        warn!("--realtime-priority: I/O threads stay at normal priority: {e}")
+                    }
+                }
+            }
+        });
+    }
+    let runtime = builder.build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

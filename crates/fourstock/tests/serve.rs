@@ -143,3 +143,79 @@ fn an_imported_slippi_ai_checkpoint_serves_a_replay_end_to_end() {
     }
     let _ = std::fs::remove_dir_all(&models);
 }
+
+/// One thread's name, scheduling policy and nice value, from /proc.
+fn thread_scheduling(pid: u32) -> Vec<(String, u32, i32)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("the daemon's threads") {
+        let path = task.expect("a thread").path();
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue; // it ended meanwhile
+        };
+        let (head, rest) = stat.rsplit_once(')').expect("stat has a name");
+        let name = head.split_once('(').expect("stat has a name").1.to_string();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // Fields 19 (nice) and 41 (policy), counted from 1 with the state at 3.
+        let nice = fields[16].parse().expect("nice");
+        let policy = fields[38].parse().expect("policy");
+        threads.push((name, policy, nice));
+    }
+    threads
+}
+
+/// Whether this process may make a thread real-time: tried on a thread of
+/// its own, which then exits.
+fn realtime_allowed() -> bool {
+    std::thread::spawn(|| {
+        let param = libc::sched_param { sched_priority: 1 };
+        // SAFETY: reads one sched_param; 0 is this short-lived thread.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 }
+    })
+    .join()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_priority_raises_io_threads_above_compute_threads() {
+    let (daemon, addr) = start_daemon(
+        &repo().join("models"),
+        &["--realtime-priority", "--compute-threads", "2"],
+    );
+    // It serves as ever.
+    within_timeout(async {
+        let (mut client, _) = TestClient::handshake(addr, &[(1, FALCO), (2, FOX)]).await;
+        for f in frames(-123, 10) {
+            assert_eq!(client.frame(&f).await.outputs.len(), 2);
+        }
+    })
+    .await;
+    let threads = thread_scheduling(daemon.child.id());
+    let io: Vec<_> = threads.iter().filter(|t| t.0 == "fourstock-io").collect();
+    let compute: Vec<_> = threads
+        .iter()
+        .filter(|t| t.0.starts_with("fourstock-comp"))
+        .collect();
+    assert!(!io.is_empty() && compute.len() == 2, "threads: {threads:?}");
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_FIFO: u32 = 1;
+    if realtime_allowed() {
+        for t in &io {
+            assert_eq!(
+                t.1, SCHED_FIFO,
+                "an I/O thread is not real-time: {threads:?}"
+            );
+        }
+        for t in &compute {
+            assert_eq!(
+                (t.1, t.2),
+                (SCHED_OTHER, -10),
+                "a compute thread: {threads:?}"
+            );
+        }
+    } else {
+        println!("real-time scheduling is not allowed here: checking the daemon serves at normal priority");
+        for t in io.iter().chain(&compute) {
+            assert_eq!(t.1, SCHED_OTHER, "{threads:?}");
+        }
+    }
+}
