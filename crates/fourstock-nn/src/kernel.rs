@@ -222,23 +222,32 @@ impl PackedWeights {
         match (isa, &self.panels) {
             // SAFETY: the CPU has the features each kernel is compiled for.
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, Panels::F32(p)) => unsafe {
-                avx512::affine(p, input, out, x, rows, bias, &mut y)
+            (Isa::Avx512, Panels::F32(panels)) => unsafe {
+                avx512::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
             },
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, Panels::F16(p)) => unsafe {
-                avx512_f16::affine(p, input, out, x, rows, bias, &mut y)
+            (Isa::Avx512, Panels::F16(panels)) => unsafe {
+                avx512_f16::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
             },
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2Fma, Panels::F32(p)) => unsafe {
-                avx2::affine(p, input, out, x, rows, bias, &mut y)
+            (Isa::Avx2Fma, Panels::F32(panels)) => unsafe {
+                avx2::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
             },
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2Fma, Panels::F16(p)) => unsafe {
-                avx2_f16::affine(p, input, out, x, rows, bias, &mut y)
+            (Isa::Avx2Fma, Panels::F16(panels)) => unsafe {
+                avx2_f16::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
             },
-            (_, Panels::F32(p)) => affine_plain(p, |w| w, input, out, x, rows, bias, &mut y),
-            (_, Panels::F16(p)) => affine_plain(p, f16::to_f32, input, out, x, rows, bias, &mut y),
+            (_, Panels::F32(panels)) => {
+                affine_plain(&Matrix { panels, input, out }, |w| w, x, rows, bias, &mut y)
+            }
+            (_, Panels::F16(panels)) => affine_plain(
+                &Matrix { panels, input, out },
+                f16::to_f32,
+                x,
+                rows,
+                bias,
+                &mut y,
+            ),
         }
         y
     }
@@ -259,19 +268,24 @@ impl PackedWeights {
     }
 }
 
-/// The portable form of [`PackedWeights::affine`]: one batch row at a
-/// time, a panel row at a time.
-#[allow(clippy::too_many_arguments)]
-fn affine_plain<E: Copy>(
-    panels: &[E],
-    widen: impl Fn(E) -> f32,
+/// The panels of an `[input, out]` matrix, as the kernels read them.
+struct Matrix<'a, E> {
+    panels: &'a [E],
     input: usize,
     out: usize,
+}
+
+/// The portable form of [`PackedWeights::affine`]: one batch row at a
+/// time, a panel row at a time; `widen` reads a panel value as f32.
+fn affine_plain<E: Copy>(
+    p: &Matrix<'_, E>,
+    widen: impl Fn(E) -> f32,
     x: &[f32],
     rows: usize,
     bias: Option<&[f32]>,
     y: &mut [f32],
 ) {
+    let (panels, input, out) = (p.panels, p.input, p.out);
     for r in 0..rows {
         let xr = &x[r * input..(r + 1) * input];
         for t in 0..out.div_ceil(TILE) {
@@ -336,31 +350,21 @@ macro_rules! simd_kernel {
             use super::widen::*;
             use std::arch::x86_64::*;
 
-            use super::{store, transposed, TILE};
+            use super::{store, transposed, Matrix, TILE};
 
             pub const GROUP: usize = $group;
             const WIDTH: usize = TILE / $per_tile;
 
-            /// The panels of an `[input, out]` matrix.
-            struct Matrix<'a> {
-                panels: &'a [$elem],
-                input: usize,
-                out: usize,
-            }
-
             #[target_feature(enable = $feature)]
-            pub unsafe fn affine(
-                panels: &[$elem],
-                input: usize,
-                out: usize,
+            pub(super) unsafe fn affine(
+                p: &Matrix<'_, $elem>,
                 x: &[f32],
                 rows: usize,
                 bias: Option<&[f32]>,
                 y: &mut [f32],
             ) {
-                let p = Matrix { panels, input, out };
                 if rows == 1 {
-                    return row(&p, x, bias, y);
+                    return row(p, x, bias, y);
                 }
                 let groups: Vec<(usize, usize, Vec<[f32; GROUP]>)> = (0..rows)
                     .step_by(GROUP)
@@ -391,7 +395,7 @@ macro_rules! simd_kernel {
             /// four partial sums per panel so that four multiply-adds are
             /// in flight.
             #[inline(always)]
-            unsafe fn row(p: &Matrix<'_>, x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+            unsafe fn row(p: &Matrix<'_, $elem>, x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
                 let input = p.input;
                 for t in 0..p.out.div_ceil(TILE) {
                     let panel = &p.panels[t * input * TILE..(t + 1) * input * TILE];

@@ -72,35 +72,27 @@ fn step(c: &mut Criterion) {
     // criterion reports central estimates; the target is a p99. Time 3000
     // single steps one by one, and as many passes over the weights' bytes,
     // and print both distributions: the read floor's tail is the memory's.
-    let mut state = policy.initial_state(7);
-    let mut t = 0;
-    distribution("step/1", || {
-        t += 1;
-        let mut request = [StepRequest {
-            frame: &frames[t % frames.len()],
-            port: 1,
-            state: &mut state,
-        }];
-        std::hint::black_box(policy.step(&mut request).expect("a step"));
-    });
     let weights_sized = vec![1f32; parameters];
-    distribution("read floor", || {
-        std::hint::black_box(read_all(&weights_sized));
-    });
     // The same model served from f16 weights: half the bytes per step.
     let dir16 = dir.with_extension("f16");
     timing::write_practical_model(&dir16, "timing", 0, Precision::F16).expect("writing the model");
     let policy16 = SlippiPolicy::load(&dir16).expect("loading the model");
     let _ = std::fs::remove_dir_all(&dir16);
-    let mut state = policy16.initial_state(7);
-    distribution("step/1 f16", || {
-        t += 1;
-        let mut request = [StepRequest {
-            frame: &frames[t % frames.len()],
-            port: 1,
-            state: &mut state,
-        }];
-        std::hint::black_box(policy16.step(&mut request).expect("a step"));
+    for (what, policy) in [("step/1", &policy), ("step/1 f16", &policy16)] {
+        let mut state = policy.initial_state(7);
+        let mut t = 0;
+        distribution(what, || {
+            t += 1;
+            let mut request = [StepRequest {
+                frame: &frames[t % frames.len()],
+                port: 1,
+                state: &mut state,
+            }];
+            std::hint::black_box(policy.step(&mut request).expect("a step"));
+        });
+    }
+    distribution("read floor", || {
+        std::hint::black_box(read_all(&weights_sized));
     });
     let halves = vec![half::f16::ONE; parameters];
     distribution("read floor f16", || {
