@@ -28,7 +28,7 @@
 //! run time ([`Isa`]); other CPUs take a plain loop. `tests/kernel.rs`
 //! proves each one equal to candle's matmul, in both precisions.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use half::f16;
 use serde::{Deserialize, Serialize};
 
@@ -57,25 +57,6 @@ pub enum Precision {
     /// Rounded to the nearest f16 at load: half the bytes to read, about
     /// three significant decimal digits per weight.
     F16,
-}
-
-impl Precision {
-    /// `values` as this precision stores them, widened back to f32.
-    pub fn round(self, values: &mut [f32]) {
-        if self == Precision::F16 {
-            for v in values {
-                *v = f16::from_f32(*v).to_f32();
-            }
-        }
-    }
-
-    /// [`Precision::round`] on a tensor of any float type; returns f32.
-    pub fn round_tensor(self, t: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Precision::F32 => t.to_dtype(DType::F32),
-            Precision::F16 => t.to_dtype(DType::F16)?.to_dtype(DType::F32),
-        }
-    }
 }
 
 /// The instruction sets the kernel is built for.

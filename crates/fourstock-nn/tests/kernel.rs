@@ -4,7 +4,7 @@
 //! set this CPU has and the portable loop; and f16 panels against candle's
 //! matmul on the weights rounded to f16 by candle.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use fourstock_nn::kernel::{Isa, PackedWeights, Precision, SMALL_BATCH};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -94,17 +94,20 @@ fn f16_panels_equal_candle_matmul_on_f16_rounded_weights() {
         let w = weights(&mut rng, input, out);
         let b = values(&mut rng, out, 1.0);
         // candle's own rounding: to an f16 tensor and back.
-        let rounded = Precision::F16
-            .round_tensor(&Tensor::from_slice(&w, (input, out), &Device::Cpu).unwrap())
+        let rounded = Tensor::from_slice(&w, (input, out), &Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::F16)
+            .unwrap()
+            .to_dtype(DType::F32)
             .unwrap()
             .flatten_all()
             .unwrap()
             .to_vec1::<f32>()
             .unwrap();
         assert_ne!(rounded, w, "{input} x {out}: rounding changed nothing");
-        let mut ours = w.clone();
-        Precision::F16.round(&mut ours);
-        assert_eq!(ours, rounded, "Precision::round and candle's f16 disagree");
+        // The rounding the kernel packs with.
+        let ours: Vec<f32> = w.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+        assert_eq!(ours, rounded, "half's f16 and candle's disagree");
         let packed = PackedWeights::with_precision(&w, input, out, Precision::F16);
         assert_eq!(packed.precision(), Precision::F16);
         for rows in (1..=9).chain([16, SMALL_BATCH]) {
