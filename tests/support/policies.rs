@@ -54,6 +54,11 @@ pub struct CountingPolicy {
     info: PolicyInfo,
     slow_frames: Vec<i32>,
     slow_for: Duration,
+    /// Frames whose step keeps the CPU busy for `spin_for`.
+    spin_frames: Vec<i32>,
+    spin_for: Duration,
+    /// The thread each step ran on, with the first frame of its batch.
+    threads: StepThreads,
     /// The player names it offers, the default first.
     names: Vec<PlayerName>,
 }
@@ -69,9 +74,14 @@ impl CountingPolicy {
                 delay: 0,
                 reset: ResetRule::default(),
                 characters: Vec::new(),
+                // It can be made slow on chosen frames: never inline.
+                fixed_cost: false,
             },
             slow_frames: Vec::new(),
             slow_for: Duration::ZERO,
+            spin_frames: Vec::new(),
+            spin_for: Duration::ZERO,
+            threads: StepThreads::default(),
             names: Vec::new(),
         }
     }
@@ -114,6 +124,26 @@ impl CountingPolicy {
         self
     }
 
+    /// Steps on these frame numbers keep the CPU busy for `spin_for`,
+    /// rather than sleeping: a policy that turned slow.
+    pub fn spin_on(mut self, frames: Vec<i32>, spin_for: Duration) -> Self {
+        self.spin_frames = frames;
+        self.spin_for = spin_for;
+        self
+    }
+
+    /// Declares a fixed cost ([`PolicyInfo::fixed_cost`]), so a daemon may
+    /// step it inline.
+    pub fn with_fixed_cost(mut self) -> Self {
+        self.info.fixed_cost = true;
+        self
+    }
+
+    /// Where its steps run, readable after the policy is handed over.
+    pub fn threads(&self) -> StepThreads {
+        self.threads.clone()
+    }
+
     pub fn into_arc(self) -> Arc<dyn Policy> {
         Arc::new(self)
     }
@@ -144,11 +174,23 @@ impl Policy for CountingPolicy {
     }
 
     fn step(&self, batch: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError> {
+        if let Some(first) = batch.first() {
+            self.threads.record(first.frame.frame);
+        }
         if batch
             .iter()
             .any(|r| self.slow_frames.contains(&r.frame.frame))
         {
             std::thread::sleep(self.slow_for);
+        }
+        if batch
+            .iter()
+            .any(|r| self.spin_frames.contains(&r.frame.frame))
+        {
+            let started = std::time::Instant::now();
+            while started.elapsed() < self.spin_for {
+                std::hint::spin_loop();
+            }
         }
         let mut outputs = Vec::with_capacity(batch.len());
         for request in batch.iter_mut() {
@@ -166,6 +208,28 @@ impl Policy for CountingPolicy {
             });
         }
         Ok(outputs)
+    }
+}
+
+/// The name of the thread each step of a policy ran on, by the frame
+/// number that led its batch.
+#[derive(Clone, Default)]
+pub struct StepThreads(Arc<std::sync::Mutex<Vec<(i32, String)>>>);
+
+impl StepThreads {
+    fn record(&self, frame: i32) {
+        let name = std::thread::current().name().unwrap_or("").to_string();
+        self.0.lock().unwrap().push((frame, name));
+    }
+
+    /// The thread that stepped `frame` (the last time it led a batch).
+    pub fn of(&self, frame: i32) -> Option<String> {
+        let steps = self.0.lock().unwrap();
+        steps
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == frame)
+            .map(|(_, name)| name.clone())
     }
 }
 

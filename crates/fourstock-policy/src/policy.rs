@@ -28,6 +28,14 @@ pub struct PolicyInfo {
     pub reset: ResetRule,
     /// Characters (external ids) the model was made for; empty for any.
     pub characters: Vec<u8>,
+    /// Whether every step of a given batch size does the same work whatever
+    /// the frame: no data-dependent loops, no waiting on anything. A step
+    /// timed at start-up then predicts every later one, so a front end may
+    /// run such a policy inline on its I/O thread when it is fast enough.
+    /// A policy whose steps can spike (a remote model, a search) says
+    /// `false`, and is always stepped where a late step cannot hold up
+    /// anyone's fallback.
+    pub fixed_cost: bool,
 }
 
 /// A player whose style a policy imitates: a name from the model's

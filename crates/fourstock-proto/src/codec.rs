@@ -23,14 +23,21 @@ fn config() -> impl bincode::config::Config {
 }
 
 fn encode<T: serde::Serialize>(message: &T) -> Vec<u8> {
-    let mut out = vec![0u8; LENGTH_PREFIX];
+    let mut out = Vec::new();
+    encode_into(message, &mut out);
+    out
+}
+
+/// Replaces `out`'s contents with `message` and its length prefix.
+fn encode_into<T: serde::Serialize>(message: &T, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&[0; LENGTH_PREFIX]);
     // Serializing plain data into a Vec cannot fail, and every message the
     // daemon builds is far below the limit.
-    bincode::serde::encode_into_std_write(message, &mut out, config())
+    bincode::serde::encode_into_std_write(message, out, config())
         .expect("encoding a message into memory");
     let len = (out.len() - LENGTH_PREFIX) as u32;
     out[..LENGTH_PREFIX].copy_from_slice(&len.to_le_bytes());
-    out
 }
 
 fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
@@ -52,6 +59,12 @@ pub fn encode_client(message: &ClientMessage) -> Vec<u8> {
 /// A server message with its length prefix.
 pub fn encode_server(message: &ServerMessage) -> Vec<u8> {
     encode(message)
+}
+
+/// [`encode_server`] into a buffer the caller reuses: `out` is cleared
+/// first, and keeps its capacity for the next message.
+pub fn encode_server_into(message: &ServerMessage, out: &mut Vec<u8>) {
+    encode_into(message, out)
 }
 
 /// Decodes and validates one client payload (without the length prefix).

@@ -18,7 +18,9 @@ pub mod melee;
 pub mod message;
 pub mod validate;
 
-pub use codec::{decode_client, decode_server, encode_client, encode_server, MessageDecoder};
+pub use codec::{
+    decode_client, decode_server, encode_client, encode_server, encode_server_into, MessageDecoder,
+};
 pub use controller::{Buttons, ControllerState};
 pub use error::{DecodeError, ErrorCode};
 pub use message::*;

@@ -58,7 +58,7 @@ fn step(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("policy step");
     for (name, policy) in &models {
-        for batch in [1usize, 16, 64] {
+        for batch in [1usize, 4, 8, 16, 64] {
             let mut states: Vec<_> = (0..batch).map(|i| policy.initial_state(i as u64)).collect();
             group.throughput(Throughput::Elements(batch as u64));
             group.bench_with_input(BenchmarkId::new(*name, batch), &batch, |b, _| {

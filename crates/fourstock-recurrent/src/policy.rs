@@ -122,6 +122,8 @@ impl RecurrentPolicy {
             delay: config.delay,
             reset: config.reset,
             characters: config.characters.clone(),
+            // Featurize, dense layers, argmax or one draw: the same work every frame.
+            fixed_cost: true,
         };
         Ok(RecurrentPolicy {
             config,

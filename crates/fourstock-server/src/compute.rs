@@ -1,5 +1,6 @@
-//! The compute threads: every policy step runs here, never on the tokio I/O
-//! threads.
+//! The compute threads: the steps of every model that is not stepped inline
+//! on the event loops (see `placement`) run here, so a slow model holds up
+//! only its own sessions.
 //!
 //! A session sends a [`Job`] holding the frame and the recurrent state of
 //! each port it controls; a worker steps it and hands the same job back,
@@ -134,7 +135,8 @@ fn work(queue: Receiver<Job>, max_batch: usize) {
 
 /// Steps every port of every job once, one policy call per distinct policy,
 /// and fills each job's outputs (or the failure that stopped its policy).
-fn step(jobs: &mut [Job]) {
+/// The compute threads and the event loops' inline steps both use it.
+pub(crate) fn step(jobs: &mut [Job]) {
     for job in jobs.iter_mut() {
         job.outputs = Some(Ok(vec![ControllerState::NEUTRAL; job.ports.len()]));
     }

@@ -1,6 +1,8 @@
 //! How the daemon serves: the settings `fourstock serve` takes, in one
 //! value every session reads.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::budget::FallbackMode;
@@ -13,7 +15,13 @@ pub struct ServerConfig {
     pub fallback: FallbackMode,
     /// Connections served at once; more are told `Busy`.
     pub max_connections: usize,
-    /// Threads that run policy steps.
+    /// Threads that read frames, step inline models and send replies, each
+    /// serving its share of the connections.
+    pub event_loops: usize,
+    /// Whether fast fixed-cost models may step inline on the event loops
+    /// (see `placement`); `false` sends every step to the compute threads.
+    pub inline_steps: bool,
+    /// Threads that step the models not stepped inline.
     pub compute_threads: usize,
     /// The most ports a compute thread steps as one batch, across sessions
     /// that share a model (1: every session steps alone). A batch is only
@@ -24,6 +32,19 @@ pub struct ServerConfig {
     pub seed: u64,
     /// How long a new connection may take to send its Hello.
     pub handshake_timeout: Duration,
+    /// Runs on each event loop's thread as it starts (to raise its
+    /// scheduling priority, say).
+    pub on_loop_start: Option<ThreadHook>,
+}
+
+/// Code a thread runs on itself as it starts.
+#[derive(Clone)]
+pub struct ThreadHook(pub Arc<dyn Fn() + Send + Sync>);
+
+impl fmt::Debug for ThreadHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ThreadHook")
+    }
 }
 
 impl Default for ServerConfig {
@@ -32,10 +53,18 @@ impl Default for ServerConfig {
             budget: Duration::from_millis(4),
             fallback: FallbackMode::RepeatLast,
             max_connections: 1024,
-            compute_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            event_loops: cores(),
+            inline_steps: true,
+            compute_threads: cores(),
             max_batch: 1,
             seed: 0,
             handshake_timeout: Duration::from_secs(10),
+            on_loop_start: None,
         }
     }
+}
+
+/// The cores this process may run on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -7,10 +7,10 @@
 
 use bytes::BytesMut;
 use fourstock_proto::{
-    decode_client, encode_server, ClientMessage, DecodeError, ErrorCode, ErrorMessage,
+    decode_client, encode_server_into, ClientMessage, DecodeError, ErrorCode, ErrorMessage,
     MessageDecoder, ServerMessage,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The longest error text sent, in bytes; far below the message limit.
@@ -27,9 +27,11 @@ pub enum ReadError {
 
 /// A framed connection to one client.
 pub struct Connection {
-    stream: BufWriter<TcpStream>,
+    stream: TcpStream,
     buffer: BytesMut,
     decoder: MessageDecoder,
+    /// The message being written, reused so a reply allocates nothing.
+    out: Vec<u8>,
 }
 
 impl Connection {
@@ -37,9 +39,10 @@ impl Connection {
         // Replies are small and latency-bound: never wait to coalesce them.
         let _ = stream.set_nodelay(true);
         Connection {
-            stream: BufWriter::new(stream),
+            stream,
             buffer: BytesMut::with_capacity(8 * 1024),
             decoder: MessageDecoder::new(),
+            out: Vec::with_capacity(256),
         }
     }
 
@@ -59,10 +62,10 @@ impl Connection {
         }
     }
 
-    /// Sends one message and flushes it.
+    /// Sends one message: one write, nothing held back.
     pub async fn write_message(&mut self, message: &ServerMessage) -> std::io::Result<()> {
-        self.stream.write_all(&encode_server(message)).await?;
-        self.stream.flush().await
+        encode_server_into(message, &mut self.out);
+        self.stream.write_all(&self.out).await
     }
 
     /// Sends an error message; the caller closes the connection after it.

@@ -1,5 +1,6 @@
-//! A port the daemon plays: its policy, the player it imitates, its
-//! recurrent state, the reaction delay queue and the last controller sent.
+//! A port the daemon plays: its policy and where it steps, the player it
+//! imitates, its recurrent state, the reaction delay queue and the last
+//! controller sent.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -8,10 +9,12 @@ use fourstock_policy::{PlayerName, Policy, PolicyState, ResetCause};
 use fourstock_proto::ControllerState;
 
 use crate::compute::PortWork;
+use crate::placement::Placement;
 
 pub struct ControlledPort {
     pub port: u8,
     policy: Arc<dyn Policy>,
+    placement: Arc<Placement>,
     /// Seeds the sampling stream at every reset, so a reset session and a
     /// fresh one draw the same numbers.
     seed: u64,
@@ -31,12 +34,14 @@ impl ControlledPort {
     pub fn new(
         port: u8,
         policy: Arc<dyn Policy>,
+        placement: Arc<Placement>,
         player: Option<&PlayerName>,
         seed: u64,
     ) -> ControlledPort {
         let mut port = ControlledPort {
             port,
             policy,
+            placement,
             seed,
             name_code: player.map(|p| p.code),
             state: None,
@@ -52,6 +57,12 @@ impl ControlledPort {
         let mut state = self.policy.initial_state(self.seed);
         state.name_code = self.name_code;
         state
+    }
+
+    /// The most ports an inline batch of this port's model takes, or `None`
+    /// if it steps on the compute threads.
+    pub fn inline_rows(&self) -> Option<usize> {
+        self.placement.inline_rows()
     }
 
     /// Whether this port's policy resets on `cause`.

@@ -7,6 +7,7 @@
 //! model or an unknown player name is refused with a readable error. A
 //! Welcome sent, the connection becomes a [`Session`].
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use fourstock_proto::{
@@ -22,10 +23,16 @@ use crate::refusal::Refusal;
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
+use crate::stepper::Stepper;
 
 /// Serves one connection to its end: handshake, then the session. Never
 /// panics on anything the peer sends.
-pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, mut shutdown: Shutdown) {
+pub(crate) async fn serve(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    stepper: Rc<Stepper>,
+    mut shutdown: Shutdown,
+) {
     let mut conn = Connection::new(stream);
     let hello = tokio::select! {
         read = tokio::time::timeout(shared.config.handshake_timeout, conn.read_message()) => read,
@@ -57,7 +64,7 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, mut shutdown: 
             return refuse(&mut conn, refusal).await;
         }
     };
-    match welcome(conn, shared, hello).await {
+    match welcome(conn, shared, stepper, hello).await {
         Ok(session) => session.run(shutdown).await,
         Err((mut conn, refusal)) => refuse(&mut conn, refusal).await,
     }
@@ -79,6 +86,7 @@ fn port_seed(server_seed: u64, port: u8) -> u64 {
 async fn welcome(
     mut conn: Connection,
     shared: Arc<Shared>,
+    stepper: Rc<Stepper>,
     hello: Hello,
 ) -> Result<Session, (Connection, Refusal)> {
     if hello.budget_us == Some(0) {
@@ -116,6 +124,7 @@ async fn welcome(
         ports.push(ControlledPort::new(
             request.port,
             policy.clone(),
+            shared.placements.of(&policy),
             player.as_ref(),
             port_seed(shared.config.seed, request.port),
         ));
@@ -131,5 +140,5 @@ async fn welcome(
     }
     info!(ports = ?hello.ports.iter().map(|p| p.port).collect::<Vec<_>>(),
           budget_us = budget.limit_us(), "session started");
-    Ok(Session::new(conn, shared, ports, budget))
+    Ok(Session::new(conn, shared, stepper, ports, budget))
 }

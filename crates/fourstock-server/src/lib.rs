@@ -21,14 +21,17 @@ pub mod compute;
 pub mod config;
 mod connection;
 mod controlled;
+mod event_loop;
 mod handshake;
 pub mod metrics;
+pub mod placement;
 mod refusal;
 mod server;
 mod session;
 mod shared;
 mod shutdown;
+mod stepper;
 
 pub use budget::FallbackMode;
-pub use config::ServerConfig;
+pub use config::{ServerConfig, ThreadHook};
 pub use server::run;

@@ -1,5 +1,5 @@
-//! The listener: accepts connections up to a limit, starts a session for
-//! each, and shuts down gracefully, as in mini-redis.
+//! The listener: accepts connections up to a limit, hands each to an event
+//! loop (`event_loop`), and shuts down gracefully, as in mini-redis.
 //!
 //! A connection over the limit is told `Busy` and closed rather than left
 //! waiting. On shutdown the listener stops accepting, every session answers
@@ -15,12 +15,13 @@ use fourstock_policy::ModelRegistry;
 use fourstock_proto::ErrorCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{error, info, warn};
 
 use crate::compute::ComputePool;
 use crate::config::ServerConfig;
 use crate::connection::Connection;
-use crate::handshake;
+use crate::event_loop::{Arrival, EventLoops};
+use crate::placement::Placements;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
 
@@ -35,14 +36,23 @@ pub async fn run(
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let shared = Arc::new(Shared {
         compute: ComputePool::new(config.compute_threads, config.max_batch),
+        placements: Placements::decide(&models, config.budget, config.inline_steps),
         models,
         config,
     });
+    let loops = match EventLoops::start(shared.config.event_loops, &shared) {
+        Ok(loops) => loops,
+        Err(e) => {
+            error!("starting the event loops: {e}");
+            return;
+        }
+    };
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
     let (session_done, mut all_done) = mpsc::channel::<()>(1);
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, models = ?shared.models.names(), default = shared.models.default_name(),
               budget_us = shared.config.budget.as_micros() as u64,
+              event_loops = shared.config.event_loops,
               compute_threads = shared.config.compute_threads, "listening");
     }
 
@@ -56,18 +66,20 @@ pub async fn run(
                 tokio::spawn(turn_away(stream, peer));
                 continue;
             };
-            let shared = shared.clone();
-            let shutdown = Shutdown::new(notify_shutdown.subscribe());
-            let done = session_done.clone();
-            let span = info_span!("session", %peer);
-            tokio::spawn(
-                async move {
-                    handshake::serve(stream, shared, shutdown).await;
-                    drop(permit);
-                    drop(done);
+            let stream = match stream.into_std() {
+                Ok(stream) => stream,
+                Err(e) => {
+                    warn!(%peer, "handing a connection to an event loop: {e}");
+                    continue;
                 }
-                .instrument(span),
-            );
+            };
+            loops.assign(Arrival {
+                stream,
+                peer,
+                shutdown: Shutdown::new(notify_shutdown.subscribe()),
+                permit,
+                done: session_done.clone(),
+            });
         }
     };
     tokio::select! {
@@ -79,6 +91,8 @@ pub async fn run(
     // Every session holds a sender; recv returns None when all have closed.
     let _ = all_done.recv().await;
     info!("all sessions closed");
+    // Every session is done, so each loop ends as soon as its intake closes.
+    loops.join();
     // The last reference: the compute pool joins its threads on drop.
     drop(shared);
 }

@@ -2,8 +2,9 @@
 //! frame out, until the client leaves, the daemon shuts down or something
 //! is refused.
 //!
-//! A session reads messages as they come, steps its ports on the compute
-//! threads one frame at a time, in order, and answers every frame exactly
+//! A session reads messages as they come, steps its ports one frame at a
+//! time, in order (inline on its event loop or on the compute threads, as
+//! `stepper` decides), and answers every frame exactly
 //! once: with the computed action if inference finishes within the budget,
 //! else with the fallback at the deadline while the step goes on, so the
 //! recurrent state still advances in order. Rollback re-sends are answered
@@ -17,6 +18,7 @@
 //! fallback stays queued until its step is done.
 
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,6 +37,7 @@ use crate::metrics::SessionMetrics;
 use crate::refusal::Refusal;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
+use crate::stepper::Stepper;
 
 /// How many recent replies are kept for rollback re-sends. Slippi rolls back
 /// at most a few frames; this is ample.
@@ -80,8 +83,9 @@ struct ReplyCache {
 
 impl ReplyCache {
     fn insert(&mut self, reply: FrameReply) {
-        if self.by_frame.insert(reply.frame, reply.clone()).is_none() {
-            self.order.push_back(reply.frame);
+        let frame = reply.frame;
+        if self.by_frame.insert(frame, reply).is_none() {
+            self.order.push_back(frame);
             if self.order.len() > REPLY_CACHE {
                 if let Some(old) = self.order.pop_front() {
                     self.by_frame.remove(&old);
@@ -104,6 +108,9 @@ impl ReplyCache {
 pub(crate) struct Session {
     conn: Connection,
     shared: Arc<Shared>,
+    /// Where this session's frames are stepped: inline on its event loop,
+    /// or handed to the compute threads.
+    stepper: Rc<Stepper>,
     ports: Vec<ControlledPort>,
     budget: Budget,
     lifecycle: Lifecycle,
@@ -124,12 +131,14 @@ impl Session {
     pub(crate) fn new(
         conn: Connection,
         shared: Arc<Shared>,
+        stepper: Rc<Stepper>,
         ports: Vec<ControlledPort>,
         budget: Budget,
     ) -> Session {
         Session {
             conn,
             shared,
+            stepper,
             ports,
             budget,
             lifecycle: Lifecycle::new(),
@@ -160,23 +169,29 @@ impl Session {
 
     /// Reads and answers until the client leaves (`Ok(None)`), the daemon
     /// shuts down (`Ok(Some(ShuttingDown))`), or something is refused.
+    ///
+    /// The shutdown signal and the fallback timer live across loop turns,
+    /// so a frame does not register and cancel them anew on every turn.
     async fn serve_messages(
         &mut self,
         shutdown: &mut Shutdown,
     ) -> Result<Option<Refusal>, Refusal> {
+        let shutting_down = shutdown.recv();
+        tokio::pin!(shutting_down);
+        let mut fallback = Fallback::new();
         loop {
             self.answer_due().await?;
             self.submit_next();
-            let give_up_at = self.waiting_until().map(tokio::time::Instant::from_std);
+            fallback.arm(self.waiting_until());
             tokio::select! {
                 done = wait_step(&mut self.in_flight) => self.finish_step(done)?,
-                _ = sleep_until(give_up_at) => {}
+                _ = fallback.fired() => {}
                 read = self.conn.read_message() => match read {
                     Ok(Some(message)) => self.accept(message)?,
                     Ok(None) => return Ok(None),
                     Err(error) => return Err(error.into()),
                 },
-                _ = shutdown.recv() => {
+                _ = &mut shutting_down => {
                     return Ok(Some(Refusal::new(ErrorCode::ShuttingDown, "the daemon is shutting down")));
                 }
             }
@@ -185,16 +200,17 @@ impl Session {
 
     /// Answers every accepted frame, waiting for steps or their deadlines.
     async fn drain(&mut self) -> Result<(), Refusal> {
+        let mut fallback = Fallback::new();
         while self.answered < self.owed.len() {
             self.answer_due().await?;
             self.submit_next();
             if self.answered == self.owed.len() {
                 break;
             }
-            let give_up_at = self.waiting_until().map(tokio::time::Instant::from_std);
+            fallback.arm(self.waiting_until());
             tokio::select! {
                 done = wait_step(&mut self.in_flight) => self.finish_step(done)?,
-                _ = sleep_until(give_up_at) => {}
+                _ = fallback.fired() => {}
             }
         }
         Ok(())
@@ -270,8 +286,9 @@ impl Session {
         Ok(())
     }
 
-    /// Sends the first unstepped frame to the compute threads if none is in
-    /// flight, resetting the ports it resets first.
+    /// Submits the first unstepped frame for its step if none is in flight,
+    /// resetting the ports it resets first. It steps inline only if every
+    /// port's model does, in batches no larger than the smallest allows.
     fn submit_next(&mut self) {
         if self.in_flight.is_some() {
             return;
@@ -300,7 +317,12 @@ impl Session {
             outputs: None,
             done: Some(done),
         };
-        self.shared.compute.submit(job);
+        let inline_rows = self
+            .ports
+            .iter()
+            .map(ControlledPort::inline_rows)
+            .try_fold(usize::MAX, |rows, port| Some(rows.min(port?)));
+        self.stepper.submit(job, inline_rows);
         self.in_flight = Some(receiver);
     }
 
@@ -412,10 +434,12 @@ impl Session {
             for (port, output) in self.ports.iter_mut().zip(&reply.outputs) {
                 port.record_sent(output.controller);
             }
-            self.cache.insert(reply.clone());
-            self.conn
-                .write_message(&ServerMessage::Reply(reply))
-                .await
+            let message = ServerMessage::Reply(reply);
+            let written = self.conn.write_message(&message).await;
+            if let ServerMessage::Reply(reply) = message {
+                self.cache.insert(reply);
+            }
+            written
                 .map_err(|e| Refusal::new(ErrorCode::Truncated, format!("write failed: {e}")))?;
             self.metrics.frames += 1;
             self.metrics.record_latency(read_at.elapsed());
@@ -456,9 +480,39 @@ async fn wait_step(
     }
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+/// The timer that ends the wait for the oldest unanswered frame's step: one
+/// timer per session, moved rather than made anew for every frame.
+struct Fallback {
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Instant>,
+}
+
+impl Fallback {
+    fn new() -> Fallback {
+        Fallback {
+            timer: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
+            armed: None,
+        }
+    }
+
+    /// Sets the deadline, or disarms the timer with `None`.
+    fn arm(&mut self, at: Option<Instant>) {
+        if at != self.armed {
+            if let Some(at) = at {
+                self.timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(at));
+            }
+            self.armed = at;
+        }
+    }
+
+    /// Completes at the deadline; never while disarmed. Firing disarms it.
+    async fn fired(&mut self) {
+        if self.armed.is_none() {
+            return std::future::pending().await;
+        }
+        self.timer.as_mut().await;
+        self.armed = None;
     }
 }

@@ -81,6 +81,8 @@ impl SlippiPolicy {
             delay: config.delay,
             reset: SLIPPI_RESET,
             characters: Vec::new(),
+            // The same layers and head every frame: no search, no waiting.
+            fixed_cost: true,
         };
         let default_player = config.player_name.as_ref().and_then(|name| {
             let code = *config.name_map.get(name)?;

@@ -99,6 +99,7 @@ mod tests {
                 new_match: true,
             },
             characters: Vec::new(),
+            fixed_cost: true,
         }))
     }
 

@@ -85,6 +85,7 @@ fn a_panicking_model_is_reported_to_the_arena() {
         delay: 0,
         reset: ResetRule::default(),
         characters: Vec::new(),
+        fixed_cost: true,
     }));
     let registry = ModelRegistry::single(policy);
     let (bot, mut arena) = UnixStream::pair().unwrap();

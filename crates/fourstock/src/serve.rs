@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use fourstock_policy::ModelRegistry;
-use fourstock_server::{FallbackMode, ServerConfig};
+use fourstock_server::{FallbackMode, ServerConfig, ThreadHook};
 use tracing::{info, warn};
 
 use crate::cpu;
@@ -34,7 +34,18 @@ pub struct ServeArgs {
     /// Connections served at once; more are told they are turned away.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
-    /// Threads that run policy steps (default: one per core).
+    /// Event loops: threads that read frames, step fast models inline and
+    /// send replies, each serving its share of the connections (default:
+    /// one per core the daemon may use).
+    #[arg(long)]
+    event_loops: Option<usize>,
+    /// Step every model on the compute threads, never inline on the event
+    /// loops. By default a fixed-cost model whose step takes at most a
+    /// sixteenth of the budget steps inline, timed at start-up.
+    #[arg(long)]
+    no_inline_steps: bool,
+    /// Threads that step the models too slow to step inline (default: one
+    /// per core).
     #[arg(long)]
     compute_threads: Option<usize>,
     /// The most ports stepped as one batch across sessions sharing a model
@@ -51,9 +62,9 @@ pub struct ServeArgs {
     /// device; without it the daemon warns and serves anyway.
     #[arg(long)]
     cpu_wake_latency_us: Option<u32>,
-    /// Run the I/O threads, which read frames and send replies and
-    /// fallbacks, as real-time threads (SCHED_FIFO), and the compute
-    /// threads at nice -10, so a busy machine delays neither. Needs
+    /// Run the event loops, which read frames, step fast models and send
+    /// replies and fallbacks, as real-time threads (SCHED_FIFO), and the
+    /// compute threads at nice -10, so a busy machine delays neither. Needs
     /// CAP_SYS_NICE (root, or a raised RLIMIT_RTPRIO/RLIMIT_NICE); where it
     /// is refused the daemon warns and serves at normal priority. Real-time
     /// threads come before everything else on their CPU, Dolphin included.
@@ -79,35 +90,40 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         budget: Duration::from_micros(args.budget_us.max(1)),
         fallback: args.fallback,
         max_connections: args.max_connections.max(1),
+        event_loops: args.event_loops.unwrap_or(defaults.event_loops).max(1),
+        inline_steps: !args.no_inline_steps,
         compute_threads: args.compute_threads.unwrap_or(defaults.compute_threads),
         max_batch: args.max_batch.max(1),
         seed: args.seed,
         ..defaults
     };
     let _awake = args.cpu_wake_latency_us.and_then(WakeLatency::try_hold);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all().thread_name("fourstock-io");
+    let mut config = config;
     if args.realtime_priority {
         // This thread starts the compute threads, which inherit its nice
-        // value; each I/O thread raises itself as it starts.
+        // value; each event loop raises itself as it starts.
         match cpu::raise_nice() {
             Ok(got) => info!(?got, "compute threads raised"),
             Err(e) => warn!("--realtime-priority: compute threads stay at normal priority: {e}"),
         }
         let reported = Arc::new(AtomicBool::new(false));
-        builder.on_thread_start(move || {
+        config.on_loop_start = Some(ThreadHook(Arc::new(move || {
             let got = cpu::raise_to_realtime();
             if !reported.swap(true, Ordering::Relaxed) {
                 match got {
-                    Ok(got) => info!(?got, "I/O threads raised"),
+                    Ok(got) => info!(?got, "event loops raised"),
                     Err(e) => {
-                        warn!("--realtime-priority: I/O threads stay at normal priority: {e}")
+                        warn!("--realtime-priority: event loops stay at normal priority: {e}")
                     }
                 }
             }
-        });
+        })));
     }
-    let runtime = builder.build()?;
+    // This thread only accepts connections and waits for a signal; the
+    // sessions run on the server's event loops.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
