@@ -145,3 +145,24 @@ async fn an_inline_model_that_overruns_moves_to_the_compute_threads() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_polling_daemon_serves_and_shuts_down() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    within_timeout(async {
+        let fast = CountingPolicy::new("fast").with_fixed_cost();
+        let threads = fast.threads();
+        let config = ServerConfig {
+            busy_poll: true,
+            ..config(BUDGET_MS)
+        };
+        let server = TestServer::with_policy(fast.into_arc(), config).await;
+        let (mut client, _) = TestClient::handshake(server.addr, &[(1, FALCO)]).await;
+        play_on_time(&mut client, 8).await;
+        assert_eq!(threads.of(8).as_deref(), Some(EVENT_LOOP));
+        drop(client);
+        // The polling task ends with the last session: shutdown completes.
+        server.shutdown().await;
+    })
+    .await;
+}

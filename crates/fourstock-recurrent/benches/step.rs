@@ -1,4 +1,4 @@
-//! One policy step (featurize + core + heads + decode) at batch 1, 16 and
+//! One policy step (featurize + core + heads + decode) at batch 1, 4, 8, 16 and
 //! 64, for the shipped default model's shape and for larger cores.
 //!
 //! `cargo bench -p fourstock-policy --bench step`. Each compute thread of the

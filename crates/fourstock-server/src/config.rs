@@ -18,6 +18,9 @@ pub struct ServerConfig {
     /// Threads that read frames, step inline models and send replies, each
     /// serving its share of the connections.
     pub event_loops: usize,
+    /// Whether the event loops poll their sockets without ever sleeping
+    /// (each keeps a core busy); for one bot beside Dolphin.
+    pub busy_poll: bool,
     /// Whether fast fixed-cost models may step inline on the event loops
     /// (see `placement`); `false` sends every step to the compute threads.
     pub inline_steps: bool,
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             fallback: FallbackMode::RepeatLast,
             max_connections: 1024,
             event_loops: cores(),
+            busy_poll: false,
             inline_steps: true,
             compute_threads: cores(),
             max_batch: 1,

@@ -8,8 +8,15 @@
 //! fallback timers and writing. Nothing per frame crosses threads except
 //! the jobs of models that step on the compute threads. A loop ends once
 //! its intake is closed and its last session has closed.
+//!
+//! With `busy_poll` a loop never sleeps: a task that only yields keeps it
+//! polling its sockets, so a frame is read the moment it lands, at the
+//! price of a core kept busy. That is for one bot beside Dolphin on a
+//! machine whose idle cores wake slowly, not for a shared ladder machine.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -119,6 +126,16 @@ fn serve(
 ) {
     let local = LocalSet::new();
     let stepper = Stepper::new(shared.clone());
+    let closing = Rc::new(Cell::new(false));
+    if shared.config.busy_poll {
+        let (closing, live) = (closing.clone(), live.clone());
+        local.spawn_local(async move {
+            // Each yield lets the loop poll its sockets without waiting.
+            while !(closing.get() && live.load(Ordering::Relaxed) == 0) {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
     local.block_on(&runtime, async {
         while let Some(arrival) = arrivals.recv().await {
             let Arrival {
@@ -147,5 +164,6 @@ fn serve(
         }
     });
     // The intake is closed: finish the sessions still open.
+    closing.set(true);
     runtime.block_on(local);
 }

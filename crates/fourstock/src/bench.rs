@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// At most this many replays are loaded.
     #[arg(long, default_value_t = 8)]
     max_replays: usize,
+    /// The model every session asks for (default: the daemon's choice).
+    #[arg(long)]
+    model: Option<String>,
     /// Ports each session controls.
     #[arg(long = "port", value_delimiter = ',', default_value = "1")]
     ports: Vec<u8>,
@@ -85,6 +88,10 @@ struct Trial {
     round_trip_us_p99: u64,
     round_trip_us_p999: u64,
     round_trip_us_max: u64,
+    /// What the daemon reported of each frame's time with it (`server_us`,
+    /// read to reply): the round trip less the client's and the network's.
+    server_us_p50: u64,
+    server_us_p99: u64,
     /// Daemon CPU time over wall time: 1.0 is one core busy.
     daemon_cpu_cores: Option<f64>,
     /// Daemon CPU time per frame answered, in microseconds.
@@ -273,6 +280,7 @@ struct SessionResult {
     frames: u64,
     late: u64,
     round_trip_us: Histogram<u64>,
+    server_us: Histogram<u64>,
 }
 
 async fn trial(
@@ -288,15 +296,17 @@ async fn trial(
     for i in 0..sessions {
         let game = games[i % games.len()].clone();
         let ports = args.ports.clone();
+        let model = args.model.clone();
         let addr = daemon.addr;
         let paced = !args.unpaced;
         // Staggered starts spread the sessions over one frame period.
         let offset = FRAME.mul_f64(i as f64 / sessions as f64);
         tasks.push(tokio::spawn(async move {
-            session(addr, game, ports, paced, offset, length).await
+            session(addr, game, ports, model, paced, offset, length).await
         }));
     }
     let mut merged = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut server = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let (mut frames, mut late, mut errors) = (0, 0, 0);
     for task in tasks {
         match task.await? {
@@ -304,6 +314,7 @@ async fn trial(
                 frames += result.frames;
                 late += result.late;
                 merged.add(&result.round_trip_us)?;
+                server.add(&result.server_us)?;
             }
             Err(e) => {
                 errors += 1;
@@ -327,6 +338,8 @@ async fn trial(
         round_trip_us_p99: merged.value_at_percentile(99.0),
         round_trip_us_p999: merged.value_at_percentile(99.9),
         round_trip_us_max: merged.max(),
+        server_us_p50: server.value_at_percentile(50.0),
+        server_us_p99: server.value_at_percentile(99.0),
         daemon_cpu_cores: cpu_used.map(|used| used / wall.as_secs_f64()),
         daemon_cpu_us_per_frame: cpu_used
             .filter(|_| frames > 0)
@@ -340,17 +353,19 @@ async fn session(
     addr: SocketAddr,
     game: Game,
     ports: Vec<u8>,
+    model: Option<String>,
     paced: bool,
     offset: Duration,
     length: Duration,
 ) -> anyhow::Result<SessionResult> {
     tokio::time::sleep(offset).await;
-    let (mut link, _) =
-        Client::handshake(addr, hello(port_requests(&game, &ports, None, None)?)).await?;
+    let requests = port_requests(&game, &ports, model.as_deref(), None)?;
+    let (mut link, _) = Client::handshake(addr, hello(requests)).await?;
     let mut result = SessionResult {
         frames: 0,
         late: 0,
         round_trip_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+        server_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
     };
     let start = tokio::time::Instant::now();
     let end = start + length;
@@ -375,6 +390,10 @@ async fn session(
             };
             let us = (sent.elapsed().as_micros() as u64).clamp(1, 60_000_000);
             result.round_trip_us.record(us)?;
+            let server_us = reply.outputs.iter().map(|o| o.server_us).max().unwrap_or(0);
+            result
+                .server_us
+                .record((server_us as u64).clamp(1, 60_000_000))?;
             result.frames += 1;
             result.late += reply.outputs.iter().any(|o| o.fallback) as u64;
         }
@@ -431,7 +450,7 @@ fn largest_held(trials: &[Trial], budget_us: u64) -> usize {
 
 fn print_table(trials: &[Trial]) {
     println!(
-        "{:>8} {:>6} {:>9} {:>10} {:>6} {:>8} {:>8} {:>9} {:>8} {:>9} {:>12}",
+        "{:>8} {:>6} {:>9} {:>10} {:>6} {:>8} {:>8} {:>9} {:>8} {:>10} {:>10} {:>9} {:>12}",
         "sessions",
         "paced",
         "frames",
@@ -441,12 +460,14 @@ fn print_table(trials: &[Trial]) {
         "p99 us",
         "p99.9 us",
         "max us",
+        "daemon p50",
+        "daemon p99",
         "cpu cores",
         "cpu us/frame"
     );
     for t in trials {
         println!(
-            "{:>8} {:>6} {:>9} {:>10.0} {:>6} {:>8} {:>8} {:>9} {:>8} {:>9} {:>12}",
+            "{:>8} {:>6} {:>9} {:>10.0} {:>6} {:>8} {:>8} {:>9} {:>8} {:>10} {:>10} {:>9} {:>12}",
             t.sessions,
             t.paced,
             t.frames,
@@ -456,6 +477,8 @@ fn print_table(trials: &[Trial]) {
             t.round_trip_us_p99,
             t.round_trip_us_p999,
             t.round_trip_us_max,
+            t.server_us_p50,
+            t.server_us_p99,
             t.daemon_cpu_cores
                 .map_or_else(|| "-".to_string(), |c| format!("{c:.2}")),
             t.daemon_cpu_us_per_frame

@@ -39,6 +39,14 @@ pub struct ServeArgs {
     /// one per core the daemon may use).
     #[arg(long)]
     event_loops: Option<usize>,
+    /// Keep each event loop polling its sockets instead of sleeping between
+    /// frames: a frame is read the moment it lands, and each loop keeps a
+    /// core busy. For one bot beside Dolphin on a machine whose idle cores
+    /// wake slowly; not for a shared ladder machine. Not with
+    /// --realtime-priority: a real-time thread that never sleeps starves
+    /// the kernel work on its core that delivers its own replies.
+    #[arg(long, conflicts_with = "realtime_priority")]
+    busy_poll: bool,
     /// Step every model on the compute threads, never inline on the event
     /// loops. By default a fixed-cost model whose step takes at most a
     /// sixteenth of the budget steps inline, timed at start-up.
@@ -91,6 +99,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         fallback: args.fallback,
         max_connections: args.max_connections.max(1),
         event_loops: args.event_loops.unwrap_or(defaults.event_loops).max(1),
+        busy_poll: args.busy_poll,
         inline_steps: !args.no_inline_steps,
         compute_threads: args.compute_threads.unwrap_or(defaults.compute_threads),
         max_batch: args.max_batch.max(1),
