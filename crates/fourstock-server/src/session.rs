@@ -20,7 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fourstock_policy::{Lifecycle, ResetCause, Verdict};
 use fourstock_proto::{
@@ -490,19 +490,20 @@ struct Fallback {
 impl Fallback {
     fn new() -> Fallback {
         Fallback {
-            timer: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
+            timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             armed: None,
         }
     }
 
-    /// Sets the deadline, or disarms the timer with `None`.
+    /// Sets the deadline, or disarms the timer with `None`. A disarmed
+    /// timer is moved an hour away, so it does not wake the session for a
+    /// frame already answered.
     fn arm(&mut self, at: Option<Instant>) {
         if at != self.armed {
-            if let Some(at) = at {
-                self.timer
-                    .as_mut()
-                    .reset(tokio::time::Instant::from_std(at));
-            }
+            let deadline = at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            self.timer
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(deadline));
             self.armed = at;
         }
     }
