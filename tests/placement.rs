@@ -46,14 +46,14 @@ async fn play_on_time(client: &mut TestClient, count: i32) {
 async fn fast_fixed_cost_models_step_on_the_event_loop_and_the_rest_on_the_compute_threads() {
     let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
-        let fast = CountingPolicy::new("fast").with_fixed_cost();
+        let fast = CountingPolicy::new("fast");
         // Fixed cost, but every step takes a quarter of the budget: too slow.
         let every_frame: Vec<i32> = (-200..200).collect();
         let heavy = CountingPolicy::new("heavy")
-            .with_fixed_cost()
-            .spin_on(every_frame, Duration::from_millis(BUDGET_MS / 4));
+            .spin_on(every_frame, Duration::from_millis(BUDGET_MS / 4))
+            .declaring_fixed_cost(true);
         // Fast, but it does not say its cost is fixed.
-        let unsure = CountingPolicy::new("unsure");
+        let unsure = CountingPolicy::new("unsure").declaring_fixed_cost(false);
         let threads = [fast.threads(), heavy.threads(), unsure.threads()];
         let mut models = ModelRegistry::single(fast.into_arc());
         models.insert(heavy.into_arc());
@@ -82,7 +82,7 @@ async fn fast_fixed_cost_models_step_on_the_event_loop_and_the_rest_on_the_compu
 async fn without_inline_steps_every_model_steps_on_the_compute_threads() {
     let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
-        let fast = CountingPolicy::new("fast").with_fixed_cost();
+        let fast = CountingPolicy::new("fast");
         let threads = fast.threads();
         let config = ServerConfig {
             inline_steps: false,
@@ -104,9 +104,9 @@ async fn an_inline_model_that_overruns_moves_to_the_compute_threads() {
         // Frame 5 keeps the event loop busy for 15 ms, over half the
         // budget; frame 20 then sleeps for 300 ms.
         let policy = CountingPolicy::new("turns-slow")
-            .with_fixed_cost()
             .spin_on(vec![5], Duration::from_millis(15))
-            .slow_on(vec![20], Duration::from_millis(300));
+            .slow_on(vec![20], Duration::from_millis(300))
+            .declaring_fixed_cost(true);
         let threads = policy.threads();
         let server = TestServer::with_policy(policy.into_arc(), config(BUDGET_MS)).await;
         let (mut client, _) = TestClient::handshake(server.addr, &[(1, FALCO)]).await;
@@ -150,7 +150,7 @@ async fn an_inline_model_that_overruns_moves_to_the_compute_threads() {
 async fn a_busy_polling_daemon_serves_and_shuts_down() {
     let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
-        let fast = CountingPolicy::new("fast").with_fixed_cost();
+        let fast = CountingPolicy::new("fast");
         let threads = fast.threads();
         let config = ServerConfig {
             busy_poll: true,

@@ -3,7 +3,9 @@
 //! [`CountingPolicy`] makes the daemon's bookkeeping visible: its state is a
 //! step counter, and every output says which step of its state it is, which
 //! frame it saw and which player it imitates. It can be made slow on chosen
-//! frames, to force late replies. [`small_lstm`] is a real candle policy,
+//! frames, to force late replies. Left fast it declares a fixed cost, so a
+//! daemon steps it inline on an event loop; made slow it does not, so it
+//! steps on the compute threads. [`small_lstm`] is a real candle policy,
 //! small enough for tests; [`write_small_slippi_model`] writes a real
 //! slippi-ai model folder with random weights.
 
@@ -59,6 +61,8 @@ pub struct CountingPolicy {
     spin_for: Duration,
     /// The thread each step ran on, with the first frame of its batch.
     threads: StepThreads,
+    /// What it declares of its cost, if not the truth (see `into_arc`).
+    declared_fixed_cost: Option<bool>,
     /// The player names it offers, the default first.
     names: Vec<PlayerName>,
 }
@@ -74,14 +78,15 @@ impl CountingPolicy {
                 delay: 0,
                 reset: ResetRule::default(),
                 characters: Vec::new(),
-                // It can be made slow on chosen frames: never inline.
-                fixed_cost: false,
+                // Set by `into_arc`: fixed unless made slow on some frames.
+                fixed_cost: true,
             },
             slow_frames: Vec::new(),
             slow_for: Duration::ZERO,
             spin_frames: Vec::new(),
             spin_for: Duration::ZERO,
             threads: StepThreads::default(),
+            declared_fixed_cost: None,
             names: Vec::new(),
         }
     }
@@ -132,10 +137,12 @@ impl CountingPolicy {
         self
     }
 
-    /// Declares a fixed cost ([`PolicyInfo::fixed_cost`]), so a daemon may
-    /// step it inline.
-    pub fn with_fixed_cost(mut self) -> Self {
-        self.info.fixed_cost = true;
+    /// Declares its cost fixed or not ([`PolicyInfo::fixed_cost`]) whatever
+    /// it does. Left alone, it declares a fixed cost unless it is slow on
+    /// some frames, so a daemon steps a fast one inline and a slow one on
+    /// the compute threads.
+    pub fn declaring_fixed_cost(mut self, fixed: bool) -> Self {
+        self.declared_fixed_cost = Some(fixed);
         self
     }
 
@@ -144,7 +151,10 @@ impl CountingPolicy {
         self.threads.clone()
     }
 
-    pub fn into_arc(self) -> Arc<dyn Policy> {
+    pub fn into_arc(mut self) -> Arc<dyn Policy> {
+        self.info.fixed_cost = self
+            .declared_fixed_cost
+            .unwrap_or(self.slow_frames.is_empty() && self.spin_frames.is_empty());
         Arc::new(self)
     }
 }

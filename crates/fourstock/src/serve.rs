@@ -56,8 +56,9 @@ pub struct ServeArgs {
     /// per core).
     #[arg(long)]
     compute_threads: Option<usize>,
-    /// The most ports stepped as one batch across sessions sharing a model
-    /// (1: no cross-session batching).
+    /// The most ports a compute thread steps as one batch across sessions
+    /// sharing a model (1: none). Inline models batch every ready frame,
+    /// up to a size timed at start-up.
     #[arg(long, default_value_t = 1)]
     max_batch: usize,
     /// Seed of every port's sampling stream (for sampling models).
