@@ -78,23 +78,28 @@ async fn fast_fixed_cost_models_step_on_the_event_loop_and_the_rest_on_the_compu
     .await;
 }
 
+/// Plays 8 frames of a fast model on a daemon with `config`, shuts the
+/// daemon down (the session closed first), and says which thread stepped.
+async fn thread_of_a_fast_session(config: ServerConfig) -> Option<String> {
+    let fast = CountingPolicy::new("fast");
+    let threads = fast.threads();
+    let server = TestServer::with_policy(fast.into_arc(), config).await;
+    let (mut client, _) = TestClient::handshake(server.addr, &[(1, FALCO)]).await;
+    play_on_time(&mut client, 8).await;
+    drop(client);
+    server.shutdown().await;
+    threads.of(8)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_inline_steps_every_model_steps_on_the_compute_threads() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    within_timeout(async {
-        let fast = CountingPolicy::new("fast");
-        let threads = fast.threads();
-        let config = ServerConfig {
-            inline_steps: false,
-            ..config(BUDGET_MS)
-        };
-        let server = TestServer::with_policy(fast.into_arc(), config).await;
-        let (mut client, _) = TestClient::handshake(server.addr, &[(1, FALCO)]).await;
-        play_on_time(&mut client, 8).await;
-        assert!(is_compute(&threads.of(8)), "{:?}", threads.of(8));
-        server.shutdown().await;
-    })
-    .await;
+    let config = ServerConfig {
+        inline_steps: false,
+        ..config(BUDGET_MS)
+    };
+    let thread = within_timeout(thread_of_a_fast_session(config)).await;
+    assert!(is_compute(&thread), "{thread:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,20 +154,12 @@ async fn an_inline_model_that_overruns_moves_to_the_compute_threads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_polling_daemon_serves_and_shuts_down() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    within_timeout(async {
-        let fast = CountingPolicy::new("fast");
-        let threads = fast.threads();
-        let config = ServerConfig {
-            busy_poll: true,
-            ..config(BUDGET_MS)
-        };
-        let server = TestServer::with_policy(fast.into_arc(), config).await;
-        let (mut client, _) = TestClient::handshake(server.addr, &[(1, FALCO)]).await;
-        play_on_time(&mut client, 8).await;
-        assert_eq!(threads.of(8).as_deref(), Some(EVENT_LOOP));
-        drop(client);
-        // The polling task ends with the last session: shutdown completes.
-        server.shutdown().await;
-    })
-    .await;
+    let config = ServerConfig {
+        busy_poll: true,
+        ..config(BUDGET_MS)
+    };
+    // The polling task ends with the last session, so shutdown completes
+    // within the timeout.
+    let thread = within_timeout(thread_of_a_fast_session(config)).await;
+    assert_eq!(thread.as_deref(), Some(EVENT_LOOP));
 }

@@ -97,6 +97,21 @@ pub struct StepRequest<'a> {
     pub state: &'a mut PolicyState,
 }
 
+impl<'a> StepRequest<'a> {
+    /// One request per state, all for the same frame and port: a batch of
+    /// ports seeing one frame, as benchmarks and warm-ups step them.
+    pub fn same_frame(
+        frame: &'a Frame,
+        port: u8,
+        states: &'a mut [PolicyState],
+    ) -> Vec<StepRequest<'a>> {
+        states
+            .iter_mut()
+            .map(|state| StepRequest { frame, port, state })
+            .collect()
+    }
+}
+
 /// A failure inside a step. A front end ends the session or game it hit.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {

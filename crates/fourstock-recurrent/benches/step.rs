@@ -63,14 +63,7 @@ fn step(c: &mut Criterion) {
             group.throughput(Throughput::Elements(batch as u64));
             group.bench_with_input(BenchmarkId::new(*name, batch), &batch, |b, _| {
                 b.iter(|| {
-                    let mut requests: Vec<StepRequest<'_>> = states
-                        .iter_mut()
-                        .map(|state| StepRequest {
-                            frame: &frame,
-                            port: 1,
-                            state,
-                        })
-                        .collect();
+                    let mut requests = StepRequest::same_frame(&frame, 1, &mut states);
                     policy.step(&mut requests).expect("a step")
                 })
             });

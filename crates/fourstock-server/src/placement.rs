@@ -144,14 +144,7 @@ fn time_step(policy: &dyn Policy, rows: usize) -> Option<Duration> {
     let mut states: Vec<_> = (0..rows as u64).map(|i| policy.initial_state(i)).collect();
     let mut times = Vec::new();
     for round in 0..12 {
-        let mut requests: Vec<StepRequest<'_>> = states
-            .iter_mut()
-            .map(|state| StepRequest {
-                frame: &frame,
-                port: 1,
-                state,
-            })
-            .collect();
+        let mut requests = StepRequest::same_frame(&frame, 1, &mut states);
         let started = Instant::now();
         let stepped = catch_unwind(AssertUnwindSafe(|| policy.step(&mut requests)));
         let took = started.elapsed();

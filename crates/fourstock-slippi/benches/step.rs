@@ -55,14 +55,7 @@ fn step(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, _| {
             b.iter(|| {
                 t = (t + 1) % frames.len();
-                let mut requests: Vec<StepRequest<'_>> = states
-                    .iter_mut()
-                    .map(|state| StepRequest {
-                        frame: &frames[t],
-                        port: 1,
-                        state,
-                    })
-                    .collect();
+                let mut requests = StepRequest::same_frame(&frames[t], 1, &mut states);
                 policy.step(&mut requests).expect("a step")
             })
         });
