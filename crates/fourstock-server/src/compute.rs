@@ -48,6 +48,16 @@ pub struct Job {
     pub done: Option<oneshot::Sender<Job>>,
 }
 
+impl Job {
+    /// Sends the stepped job back to its session. A session that is gone
+    /// simply drops it.
+    pub(crate) fn hand_back(mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(self);
+        }
+    }
+}
+
 /// Why a policy could not step a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum StepFailure {
@@ -124,12 +134,7 @@ fn work(queue: Receiver<Job>, max_batch: usize) {
             }
         }
         step(&mut jobs);
-        for mut job in jobs.drain(..) {
-            // The session may be gone; its job is then simply dropped.
-            if let Some(done) = job.done.take() {
-                let _ = done.send(job);
-            }
-        }
+        jobs.drain(..).for_each(Job::hand_back);
     }
 }
 

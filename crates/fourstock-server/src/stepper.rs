@@ -79,12 +79,7 @@ impl Stepper {
                     }
                 }
             }
-            for mut job in batch {
-                // A session that is gone simply drops its job.
-                if let Some(done) = job.done.take() {
-                    let _ = done.send(job);
-                }
-            }
+            batch.into_iter().for_each(Job::hand_back);
         }
         self.flushing.set(false);
     }

@@ -95,7 +95,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let models = ModelRegistry::load(&dir, &crate::families::all())
         .with_context(|| format!("loading models from {}", dir.display()))?;
     let defaults = ServerConfig::default();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         budget: Duration::from_micros(args.budget_us.max(1)),
         fallback: args.fallback,
         max_connections: args.max_connections.max(1),
@@ -108,7 +108,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..defaults
     };
     let _awake = args.cpu_wake_latency_us.and_then(WakeLatency::try_hold);
-    let mut config = config;
     if args.realtime_priority {
         // This thread starts the compute threads, which inherit its nice
         // value; each event loop raises itself as it starts.
