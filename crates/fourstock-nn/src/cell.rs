@@ -40,30 +40,27 @@ pub fn lstm_rows(gi: &mut [f32], gh: &[f32], c: &mut [f32], h: &mut [f32], n: us
 }
 
 /// The GRU cell on rows laid end to end: `gi` and `gh` hold each row's
-/// input and hidden projections `r, z, n` (3n values), `h` each row's n
-/// values, updated in place: `n = tanh(gi_n + σ(r) gh_n)`,
-/// `h' = n + σ(z) (h - n)`.
-pub fn gru_rows(gi: &[f32], gh: &[f32], h: &mut [f32], n: usize) {
-    let mut r = vec![0.0; n];
-    let mut z = vec![0.0; n];
-    let mut candidate = vec![0.0; n];
+/// input and hidden projections `r, z, n` (3n values; `gi` is used up),
+/// `h` each row's n values, updated in place:
+/// `n = tanh(gi_n + σ(r) gh_n)`, `h' = n + σ(z) (h - n)`.
+pub fn gru_rows(gi: &mut [f32], gh: &[f32], h: &mut [f32], n: usize) {
     let rows = gi
-        .chunks_exact(3 * n)
+        .chunks_exact_mut(3 * n)
         .zip(gh.chunks_exact(3 * n))
         .zip(h.chunks_exact_mut(n));
     for ((gi, gh), h) in rows {
-        for j in 0..n {
-            r[j] = gi[j] + gh[j];
-            z[j] = gi[n + j] + gh[n + j];
+        for (g, d) in gi[..2 * n].iter_mut().zip(&gh[..2 * n]) {
+            *g += d;
         }
-        activation::sigmoid(&mut r);
-        activation::sigmoid(&mut z);
-        for j in 0..n {
-            candidate[j] = gi[2 * n + j] + r[j] * gh[2 * n + j];
+        activation::sigmoid(&mut gi[..2 * n]);
+        let (rz, candidate) = gi.split_at_mut(2 * n);
+        let (r, z) = rz.split_at(n);
+        for ((c, r), d) in candidate.iter_mut().zip(r).zip(&gh[2 * n..]) {
+            *c += r * d;
         }
-        activation::tanh(&mut candidate);
-        for j in 0..n {
-            h[j] = candidate[j] + z[j] * (h[j] - candidate[j]);
+        activation::tanh(candidate);
+        for ((h, c), z) in h.iter_mut().zip(&*candidate).zip(z) {
+            *h = c + z * (*h - c);
         }
     }
 }

@@ -176,50 +176,66 @@ impl PackedWeights {
     /// `rows * in`); `bias` has `out` values. Returns `rows * out` values,
     /// row after row. Runs on the best instruction set the CPU has.
     pub fn affine(&self, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
-        self.run(Isa::best(), x, rows, bias)
+        let mut y = vec![0.0; rows * self.out];
+        self.run(Isa::best(), x, rows, bias, &mut y);
+        y
+    }
+
+    /// [`PackedWeights::affine`] into `y`, which must hold `rows * out`
+    /// values and is overwritten: the serving steps' form, which allocates
+    /// nothing.
+    pub fn affine_into(&self, x: &[f32], rows: usize, bias: Option<&[f32]>, y: &mut [f32]) {
+        self.run(Isa::best(), x, rows, bias, y)
     }
 
     /// [`PackedWeights::affine`] on a given instruction set, which must be
     /// one of [`Isa::available`].
     pub fn affine_on(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
         assert!(Isa::available().contains(&isa), "{isa:?} is not available");
-        self.run(isa, x, rows, bias)
+        let mut y = vec![0.0; rows * self.out];
+        self.run(isa, x, rows, bias, &mut y);
+        y
     }
 
-    /// [`PackedWeights::affine_on`] for an instruction set known to be
+    /// [`PackedWeights::affine_into`] on an instruction set known to be
     /// available.
-    fn run(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    fn run(&self, isa: Isa, x: &[f32], rows: usize, bias: Option<&[f32]>, y: &mut [f32]) {
         assert_eq!(
             x.len(),
             rows * self.input,
             "x is not {rows} rows of {}",
             self.input
         );
+        assert_eq!(
+            y.len(),
+            rows * self.out,
+            "y is not {rows} rows of {}",
+            self.out
+        );
         if let Some(b) = bias {
             assert_eq!(b.len(), self.out, "bias is not [{}]", self.out);
         }
-        let mut y = vec![0.0; rows * self.out];
         let (input, out) = (self.input, self.out);
         match (isa, &self.panels) {
             // SAFETY: the CPU has the features each kernel is compiled for.
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx512, Panels::F32(panels)) => unsafe {
-                avx512::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
+                avx512::affine(&Matrix { panels, input, out }, x, rows, bias, y)
             },
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx512, Panels::F16(panels)) => unsafe {
-                avx512_f16::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
+                avx512_f16::affine(&Matrix { panels, input, out }, x, rows, bias, y)
             },
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx2Fma, Panels::F32(panels)) => unsafe {
-                avx2::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
+                avx2::affine(&Matrix { panels, input, out }, x, rows, bias, y)
             },
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx2Fma, Panels::F16(panels)) => unsafe {
-                avx2_f16::affine(&Matrix { panels, input, out }, x, rows, bias, &mut y)
+                avx2_f16::affine(&Matrix { panels, input, out }, x, rows, bias, y)
             },
             (_, Panels::F32(panels)) => {
-                affine_plain(&Matrix { panels, input, out }, |w| w, x, rows, bias, &mut y)
+                affine_plain(&Matrix { panels, input, out }, |w| w, x, rows, bias, y)
             }
             (_, Panels::F16(panels)) => affine_plain(
                 &Matrix { panels, input, out },
@@ -227,10 +243,9 @@ impl PackedWeights {
                 x,
                 rows,
                 bias,
-                &mut y,
+                y,
             ),
         }
-        y
     }
 
     /// [`PackedWeights::affine`] on tensors: `x` is `(rows, in)`; returns
@@ -300,12 +315,15 @@ fn store(acc: &[f32; TILE], t: usize, r: usize, out: usize, bias: Option<&[f32]>
     }
 }
 
-/// A group of `size` batch rows starting at `r0`, transposed: for every
-/// input, the group's `N` values side by side (zero past `size`).
+/// Every group of `N` batch rows, transposed, into `out`: for each group
+/// in turn, for every input, the group's `N` values side by side (zero
+/// past the last row). `out` is cleared first and reused between calls.
 #[cfg(target_arch = "x86_64")]
-fn transposed<const N: usize>(x: &[f32], input: usize, r0: usize, size: usize) -> Vec<[f32; N]> {
-    (0..input)
-        .map(|i| {
+fn transpose_groups<const N: usize>(x: &[f32], input: usize, rows: usize, out: &mut Vec<[f32; N]>) {
+    out.clear();
+    for r0 in (0..rows).step_by(N) {
+        let size = N.min(rows - r0);
+        out.extend((0..input).map(|i| {
             std::array::from_fn(|g| {
                 if g < size {
                     x[(r0 + g) * input + i]
@@ -313,8 +331,8 @@ fn transposed<const N: usize>(x: &[f32], input: usize, r0: usize, size: usize) -
                     0.0
                 }
             })
-        })
-        .collect()
+        }));
+    }
 }
 
 /// Generates one SIMD kernel: `$group` batch rows share each walk over a
@@ -331,7 +349,7 @@ macro_rules! simd_kernel {
             use super::widen::*;
             use std::arch::x86_64::*;
 
-            use super::{store, transposed, Matrix, TILE};
+            use super::{store, transpose_groups, Matrix, TILE};
 
             pub const GROUP: usize = $group;
             const WIDTH: usize = TILE / $per_tile;
@@ -347,18 +365,37 @@ macro_rules! simd_kernel {
                 if rows == 1 {
                     return row(p, x, bias, y);
                 }
-                let groups: Vec<(usize, usize, Vec<[f32; GROUP]>)> = (0..rows)
-                    .step_by(GROUP)
-                    .map(|r0| {
-                        let size = GROUP.min(rows - r0);
-                        (r0, size, transposed::<GROUP>(x, p.input, r0, size))
-                    })
-                    .collect();
+                // The transposed groups live in a buffer of the thread's,
+                // so a step allocates nothing once the thread has seen its
+                // largest batch.
+                thread_local! {
+                    static GROUPS: std::cell::RefCell<Vec<[f32; GROUP]>> =
+                        const { std::cell::RefCell::new(Vec::new()) };
+                }
+                GROUPS.with_borrow_mut(|groups| {
+                    transpose_groups::<GROUP>(x, p.input, rows, groups);
+                    // SAFETY: the caller's CPU runs this module's features.
+                    unsafe { panels(p, groups, rows, bias, y) }
+                })
+            }
+
+            /// Every panel for every group, panels outer.
+            #[target_feature(enable = $feature)]
+            unsafe fn panels(
+                p: &Matrix<'_, $elem>,
+                groups: &[[f32; GROUP]],
+                rows: usize,
+                bias: Option<&[f32]>,
+                y: &mut [f32],
+            ) {
                 for t in 0..p.out.div_ceil(TILE) {
                     let panel = &p.panels[t * p.input * TILE..(t + 1) * p.input * TILE];
-                    for (r0, size, values) in &groups {
-                        let (r0, out) = (*r0, p.out);
-                        match *size {
+                    for (r0, values) in (0..rows)
+                        .step_by(GROUP)
+                        .zip(groups.chunks_exact(p.input.max(1)))
+                    {
+                        let (size, out) = (GROUP.min(rows - r0), p.out);
+                        match size {
                             1 => tile::<1, 4>(panel, values, t, r0, out, bias, y),
                             2 => tile::<2, 2>(panel, values, t, r0, out, bias, y),
                             3 => tile::<3, 2>(panel, values, t, r0, out, bias, y),

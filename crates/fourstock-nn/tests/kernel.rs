@@ -165,3 +165,42 @@ fn the_sparse_affine_equals_candle_matmul() {
         }
     }
 }
+
+#[test]
+fn the_into_forms_write_what_the_allocating_forms_return() {
+    use fourstock_nn::sparse::{sparse_affine, sparse_row_into};
+    let mut rng = StdRng::seed_from_u64(12);
+    for (input, out) in [(1, 1), (37, 20), (300, 81), (128, 512)] {
+        let w = weights(&mut rng, input, out);
+        let b = values(&mut rng, out, 0.5);
+        let packed = PackedWeights::new(&w, input, out);
+        for rows in [1, 2, 5, 9, SMALL_BATCH] {
+            let x = features(&mut rng, rows * input);
+            // Stale values in `y` must not leak into the result.
+            let mut y = vec![f32::NAN; rows * out];
+            packed.affine_into(&x, rows, Some(&b), &mut y);
+            assert_eq!(y, packed.affine(&x, rows, Some(&b)), "{rows}x{input}x{out}");
+            packed.affine_into(&x, rows, None, &mut y);
+            assert_eq!(
+                y,
+                packed.affine(&x, rows, None),
+                "{rows}x{input}x{out} no bias"
+            );
+
+            // Row by row from (index, value) pairs: the same bits as the
+            // dense rows' sparse projection.
+            let dense = sparse_affine(&x, rows, &w, out, &b);
+            for (r, want) in dense.chunks_exact(out).enumerate() {
+                let pairs: Vec<(u32, f32)> = x[r * input..(r + 1) * input]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v != 0.0)
+                    .map(|(j, &v)| (j as u32, v))
+                    .collect();
+                let mut got = vec![f32::NAN; out];
+                sparse_row_into(&pairs, &w, out, &b, &mut got);
+                assert_eq!(got, want, "pairs {rows}x{input}x{out} row {r}");
+            }
+        }
+    }
+}

@@ -5,12 +5,16 @@
 //! GRU (gates r, z, n): `n = tanh(x W_in + b_in + σ(r) (h W_hn + b_hn))`,
 //! `h' = (1 - σ(z)) n + σ(z) h`. Layer k reads layer k-1's new h.
 //!
+//! This is the core as candle tensor ops: training, evaluation of long
+//! sequences, and the reference the serving step (the `serving` module,
+//! which builds on this one) is tested against.
+//!
 //! A step splits each layer in two: the input projection `x W_ih^T + b`
-//! and the cell, which adds `h W_hh^T` and applies the gates. The serving
-//! core ([`RecurrentCore::new`]) keeps every weight transposed and
-//! contiguous, so a step copies no weights, and projects the first layer's
-//! mostly one-hot input by summing the rows its non-zero features pick
-//! ([`RecurrentCore::project_sparse`]). A training core
+//! and the cell, which adds `h W_hh^T` and applies the gates. A core built
+//! from a checkpoint ([`RecurrentCore::new`]) keeps every weight transposed
+//! and contiguous, so a step copies no weights, and projects the first
+//! layer's mostly one-hot input by summing the rows its non-zero features
+//! pick ([`RecurrentCore::project_sparse`]). A training core
 //! ([`RecurrentCore::from_var_builder`]) keeps transposed views of its
 //! variables instead, so gradients reach them and an optimizer's update is
 //! seen by the next forward pass; [`RecurrentCore::sequence`] unrolls it
@@ -19,8 +23,6 @@
 use candle_core::{bail, DType, Device, Storage, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
-use fourstock_nn::cell;
-use fourstock_nn::kernel::{self, PackedWeights};
 use fourstock_nn::sparse;
 
 use crate::config::CellKind;
@@ -59,26 +61,11 @@ struct Layer {
     w_ih_t: Tensor,
     /// (hidden, gates * hidden)
     w_hh_t: Tensor,
-    /// Added to the input projection: b_ih, or for a serving LSTM b_ih + b_hh.
+    /// Added to the input projection: b_ih, or for a checkpoint's LSTM b_ih + b_hh.
     b_i: Tensor,
-    /// Added to `h W_hh^T`: b_hh, except for a serving LSTM, whose b_hh is
-    /// already in `b_i`.
+    /// Added to `h W_hh^T`: b_hh, except for a checkpoint's LSTM, whose
+    /// b_hh is already in `b_i`.
     b_h: Option<Tensor>,
-    /// A serving core's weights packed for small batches; `None` in a
-    /// training core, whose weights change under it.
-    packed: Option<PackedLayer>,
-}
-
-/// One layer's weights for [`RecurrentCore::step_projected`]'s small-batch
-/// path.
-struct PackedLayer {
-    /// `None` for the bottom layer, whose input projection is
-    /// [`RecurrentCore::project_sparse`] over `w_ih_t`: a packed copy of
-    /// the largest matrix would never be read.
-    w_ih: Option<PackedWeights>,
-    w_hh: PackedWeights,
-    b_i: Vec<f32>,
-    b_h: Option<Vec<f32>>,
 }
 
 /// A stack of recurrent layers.
@@ -88,35 +75,23 @@ pub struct RecurrentCore {
 }
 
 impl RecurrentCore {
-    /// The serving core, from PyTorch-layout weights, bottom layer first.
-    /// Shapes must already be checked (see `checkpoint`). The weights are
-    /// copied once, transposed and contiguous.
+    /// The core of a checkpoint, from PyTorch-layout weights, bottom layer
+    /// first. Shapes must already be checked (see `checkpoint`). The
+    /// weights are copied once, transposed and contiguous.
     pub fn new(cell: CellKind, weights: &[LayerWeights]) -> candle_core::Result<RecurrentCore> {
         let layers = weights
             .iter()
-            .enumerate()
-            .map(|(k, w)| {
+            .map(|w| {
                 let (b_i, b_h) = match cell {
                     CellKind::Lstm => ((&w.bias_ih + &w.bias_hh)?, None),
                     CellKind::Gru => (w.bias_ih.contiguous()?, Some(w.bias_hh.contiguous()?)),
                 };
-                let w_ih_t = w.weight_ih.t()?.contiguous()?;
-                let w_hh_t = w.weight_hh.t()?.contiguous()?;
-                let packed = PackedLayer {
-                    w_ih: (k > 0)
-                        .then(|| PackedWeights::from_tensor(&w_ih_t))
-                        .transpose()?,
-                    w_hh: PackedWeights::from_tensor(&w_hh_t)?,
-                    b_i: b_i.to_vec1()?,
-                    b_h: b_h.as_ref().map(Tensor::to_vec1).transpose()?,
-                };
                 Ok(Layer {
                     hidden: w.weight_hh.dim(1)?,
-                    w_ih_t,
-                    w_hh_t,
+                    w_ih_t: w.weight_ih.t()?.contiguous()?,
+                    w_hh_t: w.weight_hh.t()?.contiguous()?,
                     b_i,
                     b_h,
-                    packed: Some(packed),
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
@@ -158,7 +133,6 @@ impl RecurrentCore {
                 w_hh_t: weight_hh.t()?,
                 b_i: bias_ih,
                 b_h: Some(bias_hh),
-                packed: None,
             });
             input = hidden;
         }
@@ -227,70 +201,8 @@ impl RecurrentCore {
     }
 
     /// One step from the bottom layer's input projection (batch, gates *
-    /// hidden), as [`RecurrentCore::project_sparse`] returns it. A serving
-    /// core steps the batches [`kernel::takes_rows`] picks with
-    /// [`RecurrentCore::step_projected_rows`]; everything else goes through
-    /// [`RecurrentCore::step_projected_tensors`].
+    /// hidden), as [`RecurrentCore::project_sparse`] returns it.
     pub fn step_projected(
-        &self,
-        projected: &Tensor,
-        state: &[Tensor],
-    ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
-        let packed = self.layers.iter().all(|l| l.packed.is_some());
-        if packed && kernel::takes_rows(projected.dim(0)?, projected.device()) {
-            self.step_projected_rows(projected, state)
-        } else {
-            self.step_projected_tensors(projected, state)
-        }
-    }
-
-    /// [`RecurrentCore::step_projected`] as plain loops over rows and the
-    /// hand-written packed kernel: candle's matmul costs a batch of 4 four
-    /// times a batch of 1, and its element-wise ops cost more than the
-    /// small products they follow. A serving core only.
-    pub fn step_projected_rows(
-        &self,
-        projected: &Tensor,
-        state: &[Tensor],
-    ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
-        let per = self.check_state(state)?;
-        let rows = projected.dim(0)?;
-        let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-        let mut gi = values(projected)?;
-        let mut next = Vec::with_capacity(state.len());
-        let mut below: Vec<f32> = Vec::new();
-        for (layer, s) in self.layers.iter().zip(state.chunks(per)) {
-            let Some(packed) = &layer.packed else {
-                bail!("a training core has no packed weights");
-            };
-            if let Some(w_ih) = &packed.w_ih {
-                gi = w_ih.affine(&below, rows, Some(&packed.b_i));
-            }
-            let mut h = values(&s[0])?;
-            let gh = packed.w_hh.affine(&h, rows, packed.b_h.as_deref());
-            let n = layer.hidden;
-            match self.cell {
-                CellKind::Lstm => {
-                    let mut c = values(&s[1])?;
-                    cell::lstm_rows(&mut gi, &gh, &mut c, &mut h, n);
-                    below = h.clone();
-                    next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
-                    next.push(Tensor::from_vec(c, (rows, n), &Device::Cpu)?);
-                }
-                CellKind::Gru => {
-                    cell::gru_rows(&gi, &gh, &mut h, n);
-                    below = h.clone();
-                    next.push(Tensor::from_vec(h, (rows, n), &Device::Cpu)?);
-                }
-            }
-        }
-        Ok((next[next.len() - per].clone(), next))
-    }
-
-    /// [`RecurrentCore::step_projected`] as candle tensor ops: large
-    /// batches, training, and the reference the rows path is tested
-    /// against.
-    pub fn step_projected_tensors(
         &self,
         projected: &Tensor,
         state: &[Tensor],

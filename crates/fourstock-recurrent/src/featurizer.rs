@@ -96,32 +96,53 @@ impl Featurizer {
     pub fn write(&self, frame: &Frame, port: u8, out: &mut [f32]) -> Result<(), PolicyError> {
         assert_eq!(out.len(), self.size(), "feature buffer length");
         out.fill(0.0);
+        self.emit(frame, port, &mut Dense(out))
+    }
+
+    /// The same features as [`Featurizer::write`], as the (index, value)
+    /// pairs that are not zero, in increasing index order, appended to
+    /// `out`. A serving step projects these without ever building the
+    /// mostly-zero vector (`fourstock_nn::sparse`).
+    pub fn write_sparse(
+        &self,
+        frame: &Frame,
+        port: u8,
+        out: &mut Vec<(u32, f32)>,
+    ) -> Result<(), PolicyError> {
+        self.emit(frame, port, &mut Sparse(out))
+    }
+
+    /// Every feature of the layout, in index order, into `sink`.
+    fn emit(&self, frame: &Frame, port: u8, sink: &mut impl Sink) -> Result<(), PolicyError> {
         let me = frame.player(port).ok_or(PolicyError::MissingPort(port))?;
         if (frame.stage as usize) < STAGES {
-            out[frame.stage as usize] = 1.0;
+            sink.put(frame.stage as usize, 1.0);
         }
-        let size = self.player_size();
-        self.write_player(me, &mut out[self.player_at(0)..][..size]);
+        self.emit_player(me, self.player_at(0), sink);
         // Port order, whatever order the frame lists players in.
         let mut opponents = PORTS
             .filter(|&other| other != port)
             .filter_map(|other| frame.player(other));
         for index in 1..=self.opponents {
             match opponents.next() {
-                Some(p) => self.write_player(p, &mut out[self.player_at(index)..][..size]),
+                Some(p) => self.emit_player(p, self.player_at(index), sink),
                 None => break,
             }
         }
-        write_controller(me, &mut out[self.controller_at()..][..action::SIZE]);
+        emit_controller(me, self.controller_at(), sink);
         Ok(())
     }
 
-    fn write_player(&self, p: &PlayerFrame, out: &mut [f32]) {
-        out[ACTION_AT + (p.action_state as usize).min(UNKNOWN_ACTION)] = 1.0;
+    /// One player's block, starting at feature `at`.
+    fn emit_player(&self, p: &PlayerFrame, at: usize, sink: &mut impl Sink) {
+        sink.put(
+            at + ACTION_AT + (p.action_state as usize).min(UNKNOWN_ACTION),
+            1.0,
+        );
         if (p.character as usize) < CHARACTERS {
-            out[CHARACTER_AT + p.character as usize] = 1.0;
+            sink.put(at + CHARACTER_AT + p.character as usize, 1.0);
         }
-        out[JUMPS_AT + (p.jumps_left as usize).min(JUMPS - 1)] = 1.0;
+        sink.put(at + JUMPS_AT + (p.jumps_left as usize).min(JUMPS - 1), 1.0);
         let position = |v: f32| (v * POSITION_SCALE).clamp(-POSITION_CLIP, POSITION_CLIP);
         let scalars = [
             position(p.x),
@@ -132,7 +153,9 @@ impl Featurizer {
             p.on_ground as u8 as f32,
             p.invulnerable as u8 as f32,
         ];
-        out[SCALARS_AT..SPEEDS_AT].copy_from_slice(&scalars);
+        for (k, value) in scalars.into_iter().enumerate() {
+            sink.put(at + SCALARS_AT + k, value);
+        }
         if self.speeds {
             let speeds = [
                 p.speed_air_x_self,
@@ -141,22 +164,53 @@ impl Featurizer {
                 p.speed_x_attack,
                 p.speed_y_attack,
             ];
-            for (slot, speed) in out[SPEEDS_AT..SPEEDS_AT + SPEEDS].iter_mut().zip(speeds) {
-                *slot = speed * SPEED_SCALE;
+            for (k, speed) in speeds.into_iter().enumerate() {
+                sink.put(at + SPEEDS_AT + k, speed * SPEED_SCALE);
             }
         }
     }
 }
 
-/// The controller a player held, as the action space's one-hots.
-fn write_controller(p: &PlayerFrame, out: &mut [f32]) {
+/// Where [`Featurizer::emit`] puts each feature. Every index is put at
+/// most once, in increasing order; an index never put is zero.
+trait Sink {
+    fn put(&mut self, index: usize, value: f32);
+}
+
+/// A whole feature vector, zeroed beforehand.
+struct Dense<'a>(&'a mut [f32]);
+
+impl Sink for Dense<'_> {
+    fn put(&mut self, index: usize, value: f32) {
+        self.0[index] = value;
+    }
+}
+
+/// The non-zero features only; a zero (or -0.0) is left out, as the dense
+/// vector's sparse projection skips it.
+struct Sparse<'a>(&'a mut Vec<(u32, f32)>);
+
+impl Sink for Sparse<'_> {
+    fn put(&mut self, index: usize, value: f32) {
+        if value != 0.0 {
+            self.0.push((index as u32, value));
+        }
+    }
+}
+
+/// The controller a player held, as the action space's one-hots, starting
+/// at feature `at`.
+fn emit_controller(p: &PlayerFrame, at: usize, sink: &mut impl Sink) {
     let c = &p.controller;
-    for (slot, &bit) in out.iter_mut().zip(action::BUTTONS.iter()) {
-        *slot = c.buttons.contains(bit) as u8 as f32;
+    for (k, &bit) in action::BUTTONS.iter().enumerate() {
+        sink.put(at + k, c.buttons.contains(bit) as u8 as f32);
     }
     for (axis, value) in action::stick_axes(c).into_iter().enumerate() {
-        let at = action::STICKS_AT + axis * action::STICK_CLASSES;
-        out[at + action::stick_class(value)] = 1.0;
+        let class = action::STICKS_AT + axis * action::STICK_CLASSES + action::stick_class(value);
+        sink.put(at + class, 1.0);
     }
-    out[action::SHOULDER_AT + action::shoulder_class(c.shoulder())] = 1.0;
+    sink.put(
+        at + action::SHOULDER_AT + action::shoulder_class(c.shoulder()),
+        1.0,
+    );
 }

@@ -13,25 +13,21 @@ use rand::Rng;
 
 use crate::action;
 use crate::config::Decoding;
-use fourstock_nn::kernel::{self, PackedWeights};
 
+/// The head as candle tensor ops, for training and as the serving step's
+/// reference; the serving step packs the same weights.
 pub struct ControllerHead {
     /// (hidden, 81)
     w_t: Tensor,
     /// (81)
     bias: Tensor,
-    /// A serving head's weight and bias for small batches; `None` in a
-    /// training head, whose weights change under it.
-    packed: Option<(PackedWeights, Vec<f32>)>,
 }
 
 impl ControllerHead {
     /// From PyTorch `nn.Linear` weights: `weight` (81, hidden), `bias` (81).
     pub fn new(weight: &Tensor, bias: &Tensor) -> candle_core::Result<ControllerHead> {
-        let w_t = weight.t()?.contiguous()?;
         Ok(ControllerHead {
-            packed: Some((PackedWeights::from_tensor(&w_t)?, bias.to_vec1()?)),
-            w_t,
+            w_t: weight.t()?.contiguous()?,
             bias: bias.clone(),
         })
     }
@@ -51,20 +47,12 @@ impl ControllerHead {
                 .get_with_hints((action::SIZE, hidden), "weight", init)?
                 .t()?,
             bias: vb.get_with_hints(action::SIZE, "bias", init)?,
-            packed: None,
         })
     }
 
-    /// Logits (batch, 81) from the core's output (batch, hidden). A serving
-    /// head takes the batches [`kernel::takes_rows`] picks through the
-    /// packed kernel.
+    /// Logits (batch, 81) from the core's output (batch, hidden).
     pub fn logits(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        match &self.packed {
-            Some((w, b)) if kernel::takes_rows(h.dim(0)?, h.device()) => {
-                w.affine_tensor(h, Some(b))
-            }
-            _ => h.matmul(&self.w_t)?.broadcast_add(&self.bias),
-        }
+        h.matmul(&self.w_t)?.broadcast_add(&self.bias)
     }
 }
 

@@ -4,10 +4,11 @@
 //!
 //! Files: [`config`] (a model's config.json), [`featurizer`] (game state
 //! to features), [`action`] (the controller action space), [`core`] (the
-//! LSTM/GRU stack), [`head`] (logits to a controller), [`checkpoint`]
-//! (config and safetensors in and out), [`policy`] (the three put
-//! together as [`RecurrentPolicy`]), [`family`] (how the model registry
-//! loads this family's folders).
+//! LSTM/GRU stack as candle ops, for training and as the reference),
+//! [`head`] (logits to a controller), [`serving`] (the serving step on
+//! packed weights), [`checkpoint`] (config and safetensors in and out),
+//! [`policy`] (the parts put together as [`RecurrentPolicy`]), [`family`]
+//! (how the model registry loads this family's folders).
 
 pub mod action;
 pub mod checkpoint;
@@ -17,6 +18,7 @@ pub mod family;
 pub mod featurizer;
 pub mod head;
 pub mod policy;
+pub mod serving;
 
 pub use checkpoint::CheckpointError;
 pub use config::{CellKind, Decoding, FeatureConfig, PolicyConfig};

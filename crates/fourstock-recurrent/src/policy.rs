@@ -1,5 +1,6 @@
 //! [`RecurrentPolicy`]: the featurizer, recurrent core and controller head
-//! put together behind the [`Policy`] trait.
+//! put together behind the [`Policy`] trait. Every step, served or
+//! evaluated, runs through [`ServingNet`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,9 +11,10 @@ use rand::{Rng, SeedableRng};
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::PolicyConfig;
-use crate::core::{LayerWeights, RecurrentCore};
+use crate::core::LayerWeights;
 use crate::featurizer::Featurizer;
-use crate::head::{self, ControllerHead};
+use crate::head;
+use crate::serving::{Rows, ServingNet};
 use fourstock_policy::model_dir::ConfigError;
 use fourstock_policy::{Policy, PolicyError, PolicyInfo, PolicyState, StepRequest};
 
@@ -20,8 +22,7 @@ pub struct RecurrentPolicy {
     config: PolicyConfig,
     info: PolicyInfo,
     featurizer: Featurizer,
-    core: RecurrentCore,
-    head: ControllerHead,
+    net: ServingNet,
     /// The weights by checkpoint name, for saving.
     tensors: Vec<(String, Tensor)>,
 }
@@ -112,8 +113,13 @@ impl RecurrentPolicy {
                 bias_hh: get(&format!("core.bias_hh_l{k}")).clone(),
             })
             .collect();
-        let core = RecurrentCore::new(config.cell, &layers)?;
-        let head = ControllerHead::new(get("head.weight"), get("head.bias"))?;
+        let net = ServingNet::new(
+            &config.name,
+            config.cell,
+            &layers,
+            get("head.weight"),
+            get("head.bias"),
+        )?;
         let info = PolicyInfo {
             name: config.name.clone(),
             cell: config.cell.name().into(),
@@ -129,8 +135,7 @@ impl RecurrentPolicy {
             config,
             info,
             featurizer,
-            core,
-            head,
+            net,
             tensors: ordered,
         })
     }
@@ -156,22 +161,11 @@ impl RecurrentPolicy {
     /// The head's logits for a batch, advancing the states: the step without
     /// decoding, for tests and evaluation.
     pub fn step_logits(&self, batch: &mut [StepRequest<'_>]) -> Result<Tensor, PolicyError> {
-        let rows = batch.len();
-        if rows == 0 {
-            return Ok(Tensor::zeros(
-                (0, crate::action::SIZE),
-                candle_core::DType::F32,
-                &Device::Cpu,
-            )?);
-        }
-        let width = self.featurizer.size();
-        let mut features = vec![0f32; rows * width];
-        for (request, row) in batch.iter().zip(features.chunks_mut(width)) {
-            self.featurizer.write(request.frame, request.port, row)?;
-        }
-        let ports: Vec<u8> = batch.iter().map(|r| r.port).collect();
-        let mut states: Vec<&mut PolicyState> = batch.iter_mut().map(|r| &mut *r.state).collect();
-        self.step_features(&features, &ports, &mut states)
+        let mut rows = FrameRows {
+            featurizer: &self.featurizer,
+            requests: batch,
+        };
+        self.logits(&mut rows)
     }
 
     /// The step from ready-made features, `states.len()` rows of
@@ -193,57 +187,85 @@ impl RecurrentPolicy {
                 got: features.len(),
             });
         }
-        let projected = self.core.project_sparse(features, rows)?;
-        let state = self.stack_states(ports, states)?;
-        let (top, next) = self.core.step_projected(&projected, &state)?;
-        for (k, tensor) in next.into_iter().enumerate() {
-            if rows == 1 {
-                states[0].tensors[k] = tensor;
-            } else {
-                for (i, state) in states.iter_mut().enumerate() {
-                    state.tensors[k] = tensor.narrow(0, i, 1)?;
-                }
-            }
-        }
-        Ok(self.head.logits(&top)?)
+        let mut rows = DenseRows {
+            features,
+            width,
+            ports,
+            states,
+        };
+        self.logits(&mut rows)
     }
 
-    /// Each state tensor of every request, stacked along the batch, after
-    /// checking every state is one this policy made.
-    fn stack_states(
-        &self,
-        ports: &[u8],
-        states: &[&mut PolicyState],
-    ) -> Result<Vec<Tensor>, PolicyError> {
-        for (state, port) in states.iter().zip(ports) {
-            let tensors = &state.tensors;
-            let fits = tensors.len() == self.core.state_sizes().count()
-                && tensors
-                    .iter()
-                    .zip(self.core.state_sizes())
-                    .all(|(t, hidden)| t.dims() == [1, hidden]);
-            if !fits {
-                let shapes: Vec<_> = tensors.iter().map(|t| t.dims().to_vec()).collect();
-                return Err(PolicyError::ForeignState {
-                    model: self.info.name.clone(),
-                    port: *port,
-                    detail: format!(
-                        "state tensors of shapes {shapes:?}; expected (1, h) for h in {:?}",
-                        self.core.state_sizes().collect::<Vec<_>>()
-                    ),
-                });
-            }
-        }
-        Ok((0..states[0].tensors.len())
-            .map(|k| {
-                if states.len() == 1 {
-                    Ok(states[0].tensors[k].clone())
-                } else {
-                    let parts: Vec<&Tensor> = states.iter().map(|s| &s.tensors[k]).collect();
-                    Tensor::cat(&parts, 0)
-                }
-            })
-            .collect::<candle_core::Result<_>>()?)
+    /// Steps `rows` and gathers their logits as one `(rows, 81)` tensor.
+    fn logits<R: Rows + ?Sized>(&self, rows: &mut R) -> Result<Tensor, PolicyError> {
+        let count = rows.count();
+        let mut logits = Vec::with_capacity(count * self.net.outputs());
+        self.net
+            .step(rows, |row, _| logits.extend_from_slice(row))?;
+        Ok(Tensor::from_vec(
+            logits,
+            (count, self.net.outputs()),
+            &Device::Cpu,
+        )?)
+    }
+}
+
+/// Requests as rows: features from each request's frame and port.
+struct FrameRows<'a, 'b> {
+    featurizer: &'a Featurizer,
+    requests: &'a mut [StepRequest<'b>],
+}
+
+impl Rows for FrameRows<'_, '_> {
+    fn count(&self) -> usize {
+        self.requests.len()
+    }
+
+    fn port(&self, r: usize) -> u8 {
+        self.requests[r].port
+    }
+
+    fn features(&self, r: usize, out: &mut Vec<(u32, f32)>) -> Result<(), PolicyError> {
+        let request = &self.requests[r];
+        self.featurizer
+            .write_sparse(request.frame, request.port, out)
+    }
+
+    fn state(&mut self, r: usize) -> &mut PolicyState {
+        self.requests[r].state
+    }
+}
+
+/// Ready-made feature rows, laid end to end.
+struct DenseRows<'a, 'b> {
+    features: &'a [f32],
+    width: usize,
+    ports: &'a [u8],
+    states: &'a mut [&'b mut PolicyState],
+}
+
+impl Rows for DenseRows<'_, '_> {
+    fn count(&self) -> usize {
+        self.states.len()
+    }
+
+    fn port(&self, r: usize) -> u8 {
+        self.ports[r]
+    }
+
+    fn features(&self, r: usize, out: &mut Vec<(u32, f32)>) -> Result<(), PolicyError> {
+        let row = &self.features[r * self.width..(r + 1) * self.width];
+        out.extend(
+            row.iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0.0)
+                .map(|(j, &v)| (j as u32, v)),
+        );
+        Ok(())
+    }
+
+    fn state(&mut self, r: usize) -> &mut PolicyState {
+        self.states[r]
     }
 }
 
@@ -255,8 +277,12 @@ impl Policy for RecurrentPolicy {
     fn initial_state(&self, seed: u64) -> PolicyState {
         PolicyState {
             tensors: self
-                .core
-                .zero_state(1, &Device::Cpu)
+                .config
+                .hidden_sizes
+                .iter()
+                .flat_map(|&n| std::iter::repeat_n(n, crate::core::state_tensors(self.config.cell)))
+                .map(|n| Tensor::zeros((1, n), candle_core::DType::F32, &Device::Cpu))
+                .collect::<candle_core::Result<_>>()
                 .expect("allocating a zero state on the CPU"),
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             name_code: None,
@@ -268,11 +294,15 @@ impl Policy for RecurrentPolicy {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let logits = self.step_logits(batch)?.to_vec2::<f32>()?;
-        Ok(batch
-            .iter_mut()
-            .zip(logits)
-            .map(|(request, row)| head::decode(&row, self.config.decoding, &mut request.state.rng))
-            .collect())
+        let decoding = self.config.decoding;
+        let mut controllers = Vec::with_capacity(batch.len());
+        let mut rows = FrameRows {
+            featurizer: &self.featurizer,
+            requests: batch,
+        };
+        self.net.step(&mut rows, |logits, state| {
+            controllers.push(head::decode(logits, decoding, &mut state.rng))
+        })?;
+        Ok(controllers)
     }
 }

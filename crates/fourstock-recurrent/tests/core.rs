@@ -1,8 +1,8 @@
-//! The core's other entry points agree with its step: the sparse input
-//! projection, the small-batch rows path (the hand-written packed kernel)
-//! against candle's ops, the unrolled sequence, and a training core built from a
+//! The candle core's entry points agree with its step: the sparse input
+//! projection, the unrolled sequence, and a training core built from a
 //! `VarMap` (whose names are the checkpoint's and whose layers see an
-//! optimizer's updates).
+//! optimizer's updates). The serving step against this core is
+//! `tests/serving.rs`.
 
 mod common;
 
@@ -87,38 +87,6 @@ fn the_sparse_projection_steps_like_the_dense_one() {
             (dense, sparse) = (next_dense, next_sparse);
         }
         assert!(core.project_sparse(&[0.0; 5], 1).is_err(), "wrong width");
-    }
-}
-
-#[test]
-fn the_rows_path_steps_like_candle() {
-    for cell in CELLS {
-        // Odd widths: panels of 16 columns end ragged.
-        let policy =
-            RecurrentPolicy::initialize(common::config("r", cell, vec![37, 21]), 3).unwrap();
-        let core = serving_core(&policy);
-        let width = core.input_size();
-        let base = feature_rows(width);
-        for batch in [1, 3, fourstock_nn::kernel::SMALL_BATCH] {
-            let features: Vec<f32> = (0..batch)
-                .flat_map(|r| base[(r % 3) * width..(r % 3 + 1) * width].to_vec())
-                .collect();
-            let projected = core.project_sparse(&features, batch).unwrap();
-            let mut by_rows = core.zero_state(batch, &Device::Cpu).unwrap();
-            let mut by_candle = by_rows.clone();
-            for t in 0..20 {
-                let (top_r, next_r) = core.step_projected_rows(&projected, &by_rows).unwrap();
-                let (top_c, next_c) = core.step_projected_tensors(&projected, &by_candle).unwrap();
-                let what = format!("{cell:?} batch {batch} step {t}");
-                assert!(max_difference(&top_r, &top_c) < 1e-5, "{what}");
-                for (a, b) in next_r.iter().zip(&next_c) {
-                    assert!(max_difference(a, b) < 1e-5, "{what}");
-                }
-                (by_rows, by_candle) = (next_r, next_c);
-            }
-            let moved = by_rows[0].abs().unwrap().max_all().unwrap();
-            assert!(moved.to_scalar::<f32>().unwrap() > 1e-2, "the state moved");
-        }
     }
 }
 

@@ -206,3 +206,47 @@ fn opponents_follow_port_order_whatever_the_frame_order() {
     assert_eq!(out[at + 101], 1.0);
     assert_eq!(out[at..at + featurizer::ACTIONS].iter().sum::<f32>(), 1.0);
 }
+
+#[test]
+fn the_sparse_form_is_the_dense_vector_without_its_zeros() {
+    let configs = [
+        FeatureConfig::default(),
+        FeatureConfig {
+            speeds: true,
+            opponents: 1,
+        },
+        FeatureConfig {
+            speeds: true,
+            opponents: 3,
+        },
+    ];
+    for config in configs {
+        let f = Featurizer::new(&config);
+        for n in -123..200 {
+            let mut frame = common::frame(n);
+            if n % 7 == 0 {
+                // A zero scalar, and a negative zero: both left out.
+                frame.players[0].x = 0.0;
+                frame.players[1].y = -0.0;
+            }
+            for port in [1, 2] {
+                let dense = features(&f, &frame, port);
+                let want: Vec<(u32, f32)> = dense
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v != 0.0)
+                    .map(|(j, &v)| (j as u32, v))
+                    .collect();
+                let mut got = vec![(9999, 9.0)];
+                f.write_sparse(&frame, port, &mut got).unwrap();
+                assert_eq!(got[0], (9999, 9.0), "appends, keeps what was there");
+                assert_eq!(got[1..], want[..], "{config:?} frame {n} port {port}");
+            }
+        }
+        let mut out = Vec::new();
+        assert!(matches!(
+            f.write_sparse(&common::frame(0), 4, &mut out),
+            Err(PolicyError::MissingPort(4))
+        ));
+    }
+}
