@@ -106,10 +106,11 @@ async fn without_inline_steps_every_model_steps_on_the_compute_threads() {
 async fn an_inline_model_that_overruns_moves_to_the_compute_threads() {
     let _alone = ONE_AT_A_TIME.lock().await;
     within_timeout(async {
-        // Frame 5 keeps the event loop busy for 15 ms, over half the
-        // budget; frame 20 then sleeps for 300 ms.
+        // Frames 5 to 7 keep the event loop busy for 15 ms each, over half
+        // the budget, three batches in a row; frame 20 then sleeps for
+        // 300 ms.
         let policy = CountingPolicy::new("turns-slow")
-            .spin_on(vec![5], Duration::from_millis(15))
+            .spin_on(vec![5, 6, 7], Duration::from_millis(15))
             .slow_on(vec![20], Duration::from_millis(300))
             .declaring_fixed_cost(true);
         let threads = policy.threads();
@@ -119,8 +120,14 @@ async fn an_inline_model_that_overruns_moves_to_the_compute_threads() {
         for f in frames(1, 61) {
             replies.push(client.frame(&f).await);
         }
-        assert_eq!(threads.of(5).as_deref(), Some(EVENT_LOOP));
-        for frame in [6, 20, 60] {
+        for frame in [5, 6, 7] {
+            assert_eq!(
+                threads.of(frame).as_deref(),
+                Some(EVENT_LOOP),
+                "frame {frame}"
+            );
+        }
+        for frame in [8, 20, 60] {
             assert!(
                 is_compute(&threads.of(frame)),
                 "frame {frame}: {:?}",
@@ -146,6 +153,34 @@ async fn an_inline_model_that_overruns_moves_to_the_compute_threads() {
         assert!(!last.fallback, "the last frame is on time again");
         let last = Count::read(&last.controller).expect("a counting output");
         assert_eq!(last.step, 60);
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_overrun_in_a_row_keeps_a_model_inline() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    within_timeout(async {
+        // Two overruns, then an on-time batch, then two more: never three
+        // in a row, as a preempted thread or a stolen slice of a virtual
+        // CPU would look.
+        let policy = CountingPolicy::new("hiccups")
+            .spin_on(vec![5, 6, 8, 9], Duration::from_millis(15))
+            .declaring_fixed_cost(true);
+        let threads = policy.threads();
+        let server = TestServer::with_policy(policy.into_arc(), config(BUDGET_MS)).await;
+        let (mut client, _) = TestClient::handshake(server.addr, &[(1, FALCO)]).await;
+        for f in frames(1, 21) {
+            client.frame(&f).await;
+        }
+        for frame in [5, 7, 9, 10, 20] {
+            assert_eq!(
+                threads.of(frame).as_deref(),
+                Some(EVENT_LOOP),
+                "frame {frame}"
+            );
+        }
         server.shutdown().await;
     })
     .await;

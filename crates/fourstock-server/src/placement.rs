@@ -14,14 +14,17 @@
 //!
 //! Everything else (a Phillip-size model, a policy that can spike) goes to
 //! the compute threads, where a slow step holds up only its own sessions:
-//! their fallbacks still leave on time from the loop. If an inline batch
-//! ever uses more than half the budget of CPU time anyway, its model is
-//! moved to the compute threads for good, with a warning.
+//! their fallbacks still leave on time from the loop. If inline batches of
+//! a model use more than half the budget of CPU time [`OVERRUNS`] times
+//! running, it is moved to the compute threads for good, with a warning.
+//! One overrun is not enough: on a virtual machine a thread's CPU time
+//! also counts what the host took from it, and one such batch once moved
+//! the default model off the loops for the rest of a run.
 //!
 //! [`PolicyInfo::fixed_cost`]: fourstock_policy::PolicyInfo::fixed_cost
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,13 +35,19 @@ use tracing::{info, warn};
 /// The most ports one inline step takes: the small-batch kernel's limit.
 const MAX_INLINE_ROWS: usize = 64;
 
+/// How many inline batches of a model in a row must overrun before it
+/// moves to the compute threads.
+pub const OVERRUNS: u32 = 3;
+
 /// Where one model's steps run.
 #[derive(Debug)]
 pub struct Placement {
     model: String,
     /// Ports per inline batch; 0 for the compute threads.
     inline_rows: usize,
-    /// Set once an inline batch of this model overran.
+    /// Inline batches of this model in a row that overran.
+    overruns: AtomicU32,
+    /// Set once [`OVERRUNS`] batches in a row overran.
     demoted: AtomicBool,
 }
 
@@ -47,6 +56,7 @@ impl Placement {
         Placement {
             model: model.to_string(),
             inline_rows: 0,
+            overruns: AtomicU32::new(0),
             demoted: AtomicBool::new(false),
         }
     }
@@ -57,11 +67,18 @@ impl Placement {
         (self.inline_rows > 0 && !self.demoted.load(Ordering::Relaxed)).then_some(self.inline_rows)
     }
 
-    /// Moves this model to the compute threads for good.
-    pub fn demote(&self, took: Duration) {
-        if !self.demoted.swap(true, Ordering::Relaxed) {
-            warn!(model = %self.model, took_us = took.as_micros() as u64,
-                  "an inline batch used over half the budget of CPU time: this model now steps on the compute threads");
+    /// Takes the CPU time an inline batch of this model used, against the
+    /// `limit` it must stay within; after [`OVERRUNS`] overruns in a row,
+    /// moves the model to the compute threads for good.
+    pub fn judge(&self, took: Duration, limit: Duration) {
+        if took <= limit {
+            self.overruns.store(0, Ordering::Relaxed);
+            return;
+        }
+        let streak = self.overruns.fetch_add(1, Ordering::Relaxed) + 1;
+        if streak >= OVERRUNS && !self.demoted.swap(true, Ordering::Relaxed) {
+            warn!(model = %self.model, took_us = took.as_micros() as u64, overruns = streak,
+                  "inline batches used over half the budget of CPU time: this model now steps on the compute threads");
         }
     }
 }

@@ -9,9 +9,9 @@
 //! steps at most [`Placement::inline_rows`] ports at a time and yields
 //! between batches, so replies and fallbacks due meanwhile go out.
 //! Sessions get their jobs back through the same oneshot channels as from
-//! the compute threads; on one thread that wake costs no system call. A
-//! batch that uses more than half the budget of CPU time moves its model
-//! to the compute threads (see `placement`).
+//! the compute threads; on one thread that wake costs no system call.
+//! Batches that use more than half the budget of CPU time, a few in a row,
+//! move their model to the compute threads (see `placement`).
 //!
 //! [`Placement::inline_rows`]: crate::placement::Placement::inline_rows
 
@@ -20,6 +20,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+
+use fourstock_policy::Policy;
 
 use crate::compute::{self, Job};
 use crate::shared::Shared;
@@ -72,11 +74,13 @@ impl Stepper {
             let started = thread_cpu_time();
             compute::step(&mut batch);
             let took = thread_cpu_time().saturating_sub(started);
-            if took > self.shared.config.budget / 2 {
-                for job in &batch {
-                    for work in &job.ports {
-                        self.shared.placements.of(&work.policy).demote(took);
-                    }
+            let limit = self.shared.config.budget / 2;
+            // Every model the batch stepped (a session may play two).
+            let mut judged: Vec<&Arc<dyn Policy>> = Vec::new();
+            for work in batch.iter().flat_map(|job| &job.ports) {
+                if !judged.iter().any(|p| Arc::ptr_eq(p, &work.policy)) {
+                    judged.push(&work.policy);
+                    self.shared.placements.of(&work.policy).judge(took, limit);
                 }
             }
             batch.into_iter().for_each(Job::hand_back);
