@@ -52,7 +52,10 @@ pub struct PlayerName {
 /// replaces the state with a fresh one.
 pub struct PolicyState {
     /// The family's recurrent tensors, each of shape `(1, n)`; for an LSTM
-    /// stack, `h0, c0, h1, c1, ...`, for a GRU stack `h0, h1, ...`.
+    /// stack, `h0, c0, h1, c1, ...`, for a GRU stack `h0, h1, ...`. A step
+    /// may write them in place (fourstock's own family does), so a clone
+    /// taken before a step shares its storage and sees the step: keep a
+    /// snapshot with `Tensor::copy`.
     pub tensors: Vec<Tensor>,
     /// Seed and draw count of the sampling stream; unused by argmax decoding.
     pub rng: rand::rngs::StdRng,

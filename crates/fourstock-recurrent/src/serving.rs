@@ -12,8 +12,10 @@
 //!   weight rows they pick (`fourstock_nn::sparse`);
 //! - runs every other product on the packed small-batch kernel
 //!   (`fourstock_nn::kernel`) and the gates on `fourstock_nn::cell`;
-//! - reads each port's state from its tensors in place and writes it back as
-//!   fresh `(1, n)` tensors, so a state keeps candle's value semantics.
+//! - reads each port's state from its `(1, n)` tensors and writes it back
+//!   into them in place, through candle's user-land in-place op
+//!   ([`Tensor::inplace_op1`]): a fresh tensor per state per step cost
+//!   three allocations and three frees a tensor.
 //!
 //! Nothing else is allocated once a thread has stepped its largest batch.
 //! Batches over [`SMALL_BATCH`] rows go through in chunks of that size.
@@ -22,7 +24,7 @@
 
 use std::cell::RefCell;
 
-use candle_core::{DType, Device, Storage, Tensor};
+use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Storage, Tensor};
 use fourstock_nn::kernel::{PackedWeights, SMALL_BATCH};
 use fourstock_nn::{cell, sparse};
 use fourstock_policy::{PolicyError, PolicyState};
@@ -260,12 +262,12 @@ impl ServingNet {
         scratch.logits.resize(count * self.outputs(), 0.0);
         self.head
             .affine_into(top, count, Some(&self.head_bias), &mut scratch.logits);
-        // States out, as fresh tensors.
+        // States out, into the ports' own tensors.
         for (i, r) in range.enumerate() {
             let state = rows.state(r);
             for (k, hidden) in self.state_sizes().enumerate() {
                 let values = &scratch.states[k][i * hidden..(i + 1) * hidden];
-                state.tensors[k] = Tensor::from_slice(values, (1, hidden), &Device::Cpu)?;
+                state.tensors[k].inplace_op1(&Overwrite(values))?;
             }
         }
         Ok(())
@@ -292,22 +294,41 @@ impl ServingNet {
     }
 }
 
-/// Copies a `(1, into.len())` f32 state tensor into `into`, from its
-/// storage when it is contiguous on the CPU. `Ok(false)` if its shape or
-/// type is not that: another policy made it.
+/// Writes its values over a contiguous f32 tensor of as many elements on
+/// the CPU, in place.
+struct Overwrite<'a>(&'a [f32]);
+
+impl InplaceOp1 for Overwrite<'_> {
+    fn name(&self) -> &'static str {
+        "overwrite"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        match (storage, layout.contiguous_offsets()) {
+            (CpuStorage::F32(values), Some((start, end))) if end - start == self.0.len() => {
+                values[start..end].copy_from_slice(self.0);
+                Ok(())
+            }
+            _ => candle_core::bail!(
+                "a state tensor to overwrite is not {} contiguous f32",
+                self.0.len()
+            ),
+        }
+    }
+}
+
+/// Copies a `(1, into.len())` f32 state tensor into `into`. `Ok(false)`
+/// if it is not that, or not contiguous on the CPU, where this family
+/// makes its states: another policy made it, and it could not be written
+/// back in place either.
 fn read_state(t: &Tensor, into: &mut [f32]) -> candle_core::Result<bool> {
     if t.dims() != [1, into.len()] || t.dtype() != DType::F32 {
         return Ok(false);
     }
     let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(cpu), Some((start, end))) => {
-            into.copy_from_slice(&cpu.as_slice::<f32>()?[start..end]);
-        }
-        _ => {
-            drop(storage);
-            into.copy_from_slice(&t.flatten_all()?.to_vec1::<f32>()?);
-        }
-    }
+    let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) else {
+        return Ok(false);
+    };
+    into.copy_from_slice(&cpu.as_slice::<f32>()?[start..end]);
     Ok(true)
 }
