@@ -165,6 +165,32 @@ async fn rollback_resends_get_the_same_reply_without_stepping() {
         }
         let reply = client.frame(&frame(106, [4, 4])).await;
         assert_eq!(count(&reply).step, 7, "re-sends did not step the state");
+
+        // Past the 256 replies the daemon keeps: a re-send of frame 110
+        // finds frame 366's reply in its place and must not send it; it
+        // repeats what the port last did (frame 398's re-sent reply),
+        // still without stepping.
+        let mut last = reply;
+        for f in frames(107, 400) {
+            last = client.frame(&f).await;
+        }
+        let recent = client.frame(&frame(398, [4, 4])).await;
+        assert_eq!(recent.frame, 398);
+        assert_eq!(
+            count(&recent).step,
+            count(&last).step - 1,
+            "frame 398 as sent"
+        );
+        let old = client.frame(&frame(110, [4, 4])).await;
+        assert_eq!(old.frame, 110);
+        assert_eq!(old.outputs[0].controller, recent.outputs[0].controller);
+        assert!(!old.outputs[0].fallback);
+        let next = client.frame(&frame(400, [4, 4])).await;
+        assert_eq!(
+            count(&next).step,
+            count(&last).step + 1,
+            "no re-send stepped"
+        );
         server.shutdown().await;
     })
     .await;

@@ -17,7 +17,7 @@
 //! is the first one not yet stepped, so a frame answered late by the
 //! fallback stays queued until its step is done.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ struct Advance {
     frame: Arc<Frame>,
     give_up_at: Instant,
     /// Which ports reset before this step.
-    resets: Vec<bool>,
+    resets: Resets,
     new_match: bool,
     /// The actions due, once the step is done.
     actions: Option<Vec<ControllerState>>,
@@ -74,33 +74,73 @@ impl Owed {
     }
 }
 
-/// The replies already sent, by frame number, for rollback re-sends.
-#[derive(Default)]
+/// The replies already sent, for rollback re-sends: the latest reply of
+/// each frame number modulo [`REPLY_CACHE`], in a ring that a session
+/// fills once. Slippi re-sends the last few frames, so a re-send finds its
+/// frame unless it is older than the ring.
 struct ReplyCache {
-    by_frame: HashMap<i32, FrameReply>,
-    order: VecDeque<i32>,
+    slots: Vec<Option<FrameReply>>,
 }
 
 impl ReplyCache {
-    fn insert(&mut self, reply: FrameReply) {
-        let frame = reply.frame;
-        if self.by_frame.insert(frame, reply).is_none() {
-            self.order.push_back(frame);
-            if self.order.len() > REPLY_CACHE {
-                if let Some(old) = self.order.pop_front() {
-                    self.by_frame.remove(&old);
-                }
-            }
+    fn new() -> ReplyCache {
+        ReplyCache {
+            slots: (0..REPLY_CACHE).map(|_| None).collect(),
         }
     }
 
+    fn slot(frame: i32) -> usize {
+        frame.rem_euclid(REPLY_CACHE as i32) as usize
+    }
+
+    fn insert(&mut self, reply: FrameReply) {
+        let slot = Self::slot(reply.frame);
+        self.slots[slot] = Some(reply);
+    }
+
     fn get(&self, frame: i32) -> Option<&FrameReply> {
-        self.by_frame.get(&frame)
+        self.slots[Self::slot(frame)]
+            .as_ref()
+            .filter(|reply| reply.frame == frame)
+    }
+
+    /// The outputs of the reply that `frame`'s will replace, emptied: a
+    /// reply reuses the buffer of the one it evicts instead of allocating.
+    fn recycle(&mut self, frame: i32) -> Vec<PortOutput> {
+        match self.slots[Self::slot(frame)].take() {
+            Some(reply) => {
+                let mut outputs = reply.outputs;
+                outputs.clear();
+                outputs
+            }
+            None => Vec::new(),
+        }
     }
 
     fn clear(&mut self) {
-        self.by_frame.clear();
-        self.order.clear();
+        self.slots.iter_mut().for_each(|slot| *slot = None);
+    }
+}
+
+/// Which of a session's ports (by index) reset before a step. A Hello
+/// names at most four ports (`fourstock_proto::validate`).
+#[derive(Clone, Copy, Default)]
+struct Resets(u8);
+
+impl Resets {
+    fn of(each: impl Iterator<Item = bool>) -> Resets {
+        Resets(
+            each.enumerate()
+                .fold(0, |mask, (i, reset)| mask | ((reset as u8) << i)),
+        )
+    }
+
+    fn get(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    fn any(self) -> bool {
+        self.0 != 0
     }
 }
 
@@ -146,7 +186,7 @@ impl Session {
             answered: 0,
             unstepped: 0,
             in_flight: None,
-            cache: ReplyCache::default(),
+            cache: ReplyCache::new(),
             metrics: SessionMetrics::new(),
         }
     }
@@ -268,11 +308,11 @@ impl Session {
                 Some(Advance {
                     frame: Arc::new(frame),
                     give_up_at: self.budget.give_up_at(read_at),
-                    resets: self
-                        .ports
-                        .iter()
-                        .map(|p| reset.is_some_and(|cause| p.resets_on(cause)))
-                        .collect(),
+                    resets: Resets::of(
+                        self.ports
+                            .iter()
+                            .map(|p| reset.is_some_and(|cause| p.resets_on(cause))),
+                    ),
                     new_match: reset == Some(ResetCause::NewMatch),
                     actions: None,
                 })
@@ -301,8 +341,8 @@ impl Session {
         else {
             return;
         };
-        for (port, &reset) in self.ports.iter_mut().zip(&advance.resets) {
-            if reset {
+        for (i, port) in self.ports.iter_mut().enumerate() {
+            if advance.resets.get(i) {
                 port.reset();
             }
         }
@@ -398,7 +438,7 @@ impl Session {
                     if late {
                         self.metrics.late += 1;
                     }
-                    if advance.resets.iter().any(|&r| r) {
+                    if advance.resets.any() {
                         self.metrics.resets += 1;
                     }
                     if advance.new_match {
@@ -409,21 +449,17 @@ impl Session {
                         .duration_since(read_at)
                         .as_micros()
                         .min(u32::MAX as u128) as u32;
-                    let outputs = self
-                        .ports
-                        .iter()
-                        .enumerate()
-                        .map(|(i, port)| PortOutput {
-                            port: port.port,
-                            controller: match &advance.actions {
-                                Some(actions) => actions[i],
-                                None => self.shared.config.fallback.controller(port.last_sent()),
-                            },
-                            fallback: late,
-                            reset: advance.resets[i],
-                            server_us,
-                        })
-                        .collect();
+                    let mut outputs = self.cache.recycle(owed.number);
+                    outputs.extend(self.ports.iter().enumerate().map(|(i, port)| PortOutput {
+                        port: port.port,
+                        controller: match &advance.actions {
+                            Some(actions) => actions[i],
+                            None => self.shared.config.fallback.controller(port.last_sent()),
+                        },
+                        fallback: late,
+                        reset: advance.resets.get(i),
+                        server_us,
+                    }));
                     FrameReply {
                         frame: owed.number,
                         outputs,
@@ -434,9 +470,11 @@ impl Session {
             for (port, output) in self.ports.iter_mut().zip(&reply.outputs) {
                 port.record_sent(output.controller);
             }
+            let resent = owed.advance.is_none();
             let message = ServerMessage::Reply(reply);
             let written = self.conn.write_message(&message).await;
-            if let ServerMessage::Reply(reply) = message {
+            // A re-send's reply is in the ring already, or too old for it.
+            if let (ServerMessage::Reply(reply), false) = (message, resent) {
                 self.cache.insert(reply);
             }
             written
