@@ -19,6 +19,8 @@ use serde_json::Value;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("fourstock-proto", &[]),
     ("fourstock-nn", &[]),
+    // What operators scrape: knows no protocol and no model.
+    ("fourstock-telemetry", &[]),
     ("fourstock-policy", &["fourstock-proto", "fourstock-nn"]),
     (
         "fourstock-recurrent",
@@ -32,8 +34,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "fourstock-slippi-import",
         &["fourstock-nn", "fourstock-slippi"],
     ),
-    ("fourstock-server", &["fourstock-proto", "fourstock-policy"]),
-    ("fourstock-umi", &["fourstock-proto", "fourstock-policy"]),
+    (
+        "fourstock-server",
+        &["fourstock-proto", "fourstock-policy", "fourstock-telemetry"],
+    ),
+    (
+        "fourstock-umi",
+        &["fourstock-proto", "fourstock-policy", "fourstock-telemetry"],
+    ),
     ("fourstock-client", &["fourstock-proto"]),
     ("fourstock-replay", &["fourstock-proto"]),
     (

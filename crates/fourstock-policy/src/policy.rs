@@ -151,6 +151,12 @@ pub trait Policy: Send + Sync {
     /// sessions; a policy may run them as one batch.
     fn step(&self, batch: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError>;
 
+    /// How many weights the policy holds, for an operator's metrics;
+    /// `None` where the family does not say.
+    fn parameters(&self) -> Option<u64> {
+        None
+    }
+
     /// The player imitated by a port that asks for `requested` (`None`: the
     /// model's default), whose code goes into the port's
     /// [`PolicyState::name_code`]; `Ok(None)` when the policy imitates no

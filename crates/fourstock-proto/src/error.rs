@@ -58,6 +58,26 @@ impl ErrorCode {
             _ => return None,
         })
     }
+
+    /// The code's name in snake case, as logs and metrics label it.
+    pub fn name(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            Malformed => "malformed",
+            TooLarge => "too_large",
+            UnsupportedVersion => "unsupported_version",
+            OutOfOrder => "out_of_order",
+            UnknownPort => "unknown_port",
+            InvalidValue => "invalid_value",
+            OutOfRange => "out_of_range",
+            UnknownModel => "unknown_model",
+            Truncated => "truncated",
+            Busy => "busy",
+            ShuttingDown => "shutting_down",
+            Internal => "internal",
+            BadHandshake => "bad_handshake",
+        }
+    }
 }
 
 /// Why bytes could not become a valid message.

@@ -290,6 +290,15 @@ impl Policy for RecurrentPolicy {
         }
     }
 
+    fn parameters(&self) -> Option<u64> {
+        Some(
+            self.tensors
+                .iter()
+                .map(|(_, t)| t.elem_count() as u64)
+                .sum(),
+        )
+    }
+
     fn step(&self, batch: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError> {
         if batch.is_empty() {
             return Ok(Vec::new());

@@ -24,11 +24,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use fourstock_policy::{Policy, PolicyError, PolicyState, StepRequest};
 use fourstock_proto::{ControllerState, Frame};
 use tokio::sync::oneshot;
+
+use crate::metrics::ModelFigures;
 
 /// One controlled port's part of a job.
 pub struct PortWork {
@@ -82,16 +85,18 @@ pub struct ComputePool {
 
 impl ComputePool {
     /// Starts `threads` workers (at least one), each batching up to
-    /// `max_batch` ports per step (1: no cross-session batching).
-    pub fn new(threads: usize, max_batch: usize) -> ComputePool {
+    /// `max_batch` ports per step (1: no cross-session batching) and
+    /// counting each model's steps into `figures`.
+    pub fn new(threads: usize, max_batch: usize, figures: Arc<ModelFigures>) -> ComputePool {
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let workers = (0..threads.max(1))
             .map(|i| {
                 let queue = queue.clone();
                 let max_batch = max_batch.max(1);
+                let figures = figures.clone();
                 thread::Builder::new()
                     .name(format!("fourstock-compute-{i}"))
-                    .spawn(move || work(queue, max_batch))
+                    .spawn(move || work(queue, max_batch, &figures))
                     .expect("spawning a compute thread")
             })
             .collect();
@@ -119,7 +124,7 @@ impl Drop for ComputePool {
     }
 }
 
-fn work(queue: Receiver<Job>, max_batch: usize) {
+fn work(queue: Receiver<Job>, max_batch: usize, figures: &ModelFigures) {
     let mut jobs = Vec::new();
     while let Ok(first) = queue.recv() {
         let mut ports = first.ports.len();
@@ -133,15 +138,16 @@ fn work(queue: Receiver<Job>, max_batch: usize) {
                 Err(_) => break,
             }
         }
-        step(&mut jobs);
+        step(&mut jobs, figures);
         jobs.drain(..).for_each(Job::hand_back);
     }
 }
 
 /// Steps every port of every job once, one policy call per distinct policy,
 /// and fills each job's outputs (or the failure that stopped its policy).
-/// The compute threads and the event loops' inline steps both use it.
-pub(crate) fn step(jobs: &mut [Job]) {
+/// Each call counts into its model's `figures`. The compute threads and the
+/// event loops' inline steps both use it.
+pub(crate) fn step(jobs: &mut [Job], figures: &ModelFigures) {
     for job in jobs.iter_mut() {
         job.outputs = Some(Ok(vec![ControllerState::NEUTRAL; job.ports.len()]));
     }
@@ -157,7 +163,14 @@ pub(crate) fn step(jobs: &mut [Job]) {
             .into_iter()
             .partition(|&(j, p)| Arc::ptr_eq(&jobs[j].ports[p].policy, &policy));
         todo = rest;
-        match run_policy(&policy, jobs, &members) {
+        let started = Instant::now();
+        let stepped = run_policy(&policy, jobs, &members);
+        if stepped.is_ok() {
+            figures
+                .of(&policy)
+                .stepped(members.len(), started.elapsed());
+        }
+        match stepped {
             Ok(controllers) => {
                 for (&(j, p), controller) in members.iter().zip(controllers) {
                     if let Some(Ok(out)) = &mut jobs[j].outputs {
@@ -297,10 +310,10 @@ mod tests {
                 .enumerate()
                 .map(|(s, ports)| job(Arc::new(frame(n * 7 + s as i32)), ports))
                 .collect();
-            step(&mut jobs);
+            step(&mut jobs, &ModelFigures::none());
             for (s, together) in jobs.into_iter().enumerate() {
                 let mut single = [job(together.frame.clone(), std::mem::take(&mut alone[s]))];
-                step(&mut single);
+                step(&mut single, &ModelFigures::none());
                 let solo = single[0].outputs.take().unwrap().unwrap();
                 assert_eq!(
                     together.outputs.unwrap().unwrap(),

@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fourstock_telemetry::Telemetry;
+
 use crate::budget::FallbackMode;
 
 /// How the daemon serves.
@@ -38,6 +40,10 @@ pub struct ServerConfig {
     /// Runs on each event loop's thread as it starts (to raise its
     /// scheduling priority, say).
     pub on_loop_start: Option<ThreadHook>,
+    /// Where the daemon counts what an operator scrapes (frames, replies,
+    /// steps, resets, errors, sessions); whoever serves `/metrics` holds
+    /// another reference.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// Code a thread runs on itself as it starts.
@@ -64,6 +70,7 @@ impl Default for ServerConfig {
             seed: 0,
             handshake_timeout: Duration::from_secs(10),
             on_loop_start: None,
+            telemetry: Arc::new(Telemetry::new()),
         }
     }
 }

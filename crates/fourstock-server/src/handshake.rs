@@ -37,6 +37,7 @@ pub(crate) async fn serve(
     let hello = tokio::select! {
         read = tokio::time::timeout(shared.config.handshake_timeout, conn.read_message()) => read,
         _ = shutdown.recv() => {
+            shared.count_error(ErrorCode::ShuttingDown);
             let _ = conn.write_error(ErrorCode::ShuttingDown, "the daemon is shutting down".into()).await;
             conn.close().await;
             return;
@@ -50,9 +51,9 @@ pub(crate) async fn serve(
                 ErrorCode::OutOfOrder,
                 format!("expected Hello first, got {}", other.kind()),
             );
-            return refuse(&mut conn, refusal).await;
+            return refuse(&mut conn, &shared, refusal).await;
         }
-        Ok(Err(error)) => return refuse(&mut conn, error.into()).await,
+        Ok(Err(error)) => return refuse(&mut conn, &shared, error.into()).await,
         Err(_) => {
             let refusal = Refusal::new(
                 ErrorCode::OutOfOrder,
@@ -61,18 +62,23 @@ pub(crate) async fn serve(
                     shared.config.handshake_timeout
                 ),
             );
-            return refuse(&mut conn, refusal).await;
+            return refuse(&mut conn, &shared, refusal).await;
         }
     };
-    match welcome(conn, shared, stepper, hello).await {
-        Ok(session) => session.run(shutdown).await,
-        Err((mut conn, refusal)) => refuse(&mut conn, refusal).await,
+    match welcome(conn, shared.clone(), stepper, hello).await {
+        Ok(session) => {
+            shared.telemetry().session_opened();
+            session.run(shutdown).await;
+            shared.telemetry().session_closed();
+        }
+        Err((mut conn, refusal)) => refuse(&mut conn, &shared, refusal).await,
     }
 }
 
 /// Tells the client why, and closes.
-pub(crate) async fn refuse(conn: &mut Connection, refusal: Refusal) {
+async fn refuse(conn: &mut Connection, shared: &Shared, refusal: Refusal) {
     warn!(code = ?refusal.code, "refusing client: {}", refusal.message);
+    shared.count_error(refusal.code);
     let _ = conn.write_error(refusal.code, refusal.message).await;
     conn.close().await;
 }

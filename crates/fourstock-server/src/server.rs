@@ -21,6 +21,7 @@ use crate::compute::ComputePool;
 use crate::config::ServerConfig;
 use crate::connection::Connection;
 use crate::event_loop::{Arrival, EventLoops};
+use crate::metrics::ModelFigures;
 use crate::placement::Placements;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
@@ -34,9 +35,11 @@ pub async fn run(
     shutdown: impl Future,
 ) {
     let limit = Arc::new(Semaphore::new(config.max_connections));
+    let figures = Arc::new(ModelFigures::register(&models, &config.telemetry));
     let shared = Arc::new(Shared {
-        compute: ComputePool::new(config.compute_threads, config.max_batch),
+        compute: ComputePool::new(config.compute_threads, config.max_batch, figures.clone()),
         placements: Placements::decide(&models, config.budget, config.inline_steps),
+        figures,
         models,
         config,
     });
@@ -63,6 +66,7 @@ pub async fn run(
                 None => return,
             };
             let Ok(permit) = limit.clone().try_acquire_owned() else {
+                shared.count_error(ErrorCode::Busy);
                 tokio::spawn(turn_away(stream, peer));
                 continue;
             };

@@ -26,6 +26,7 @@ use fourstock_policy::{Lifecycle, ResetCause, Verdict};
 use fourstock_proto::{
     ClientMessage, ControllerState, ErrorCode, Frame, FrameReply, PortOutput, ServerMessage,
 };
+use fourstock_telemetry::{ReplyKind, ResetKind};
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 
@@ -142,6 +143,11 @@ impl Resets {
     fn any(self) -> bool {
         self.0 != 0
     }
+
+    /// How many ports reset.
+    fn count(self) -> u64 {
+        self.0.count_ones() as u64
+    }
 }
 
 /// The state of one connection after its handshake.
@@ -201,6 +207,7 @@ impl Session {
         };
         if let Some(refusal) = ending {
             warn!(code = ?refusal.code, "closing session: {}", refusal.message);
+            self.shared.count_error(refusal.code);
             let _ = self.conn.write_error(refusal.code, refusal.message).await;
         }
         self.conn.close().await;
@@ -425,10 +432,11 @@ impl Session {
         while let Some(owed) = self.owed.get(self.answered) {
             let now = Instant::now();
             let read_at = owed.read_at;
-            let reply = match &owed.advance {
+            let telemetry = self.shared.telemetry();
+            let (reply, kind) = match &owed.advance {
                 None => {
                     self.metrics.resends += 1;
-                    self.resend(owed.number)
+                    (self.resend(owed.number), ReplyKind::Resend)
                 }
                 Some(advance) => {
                     let late = advance.actions.is_none();
@@ -440,6 +448,11 @@ impl Session {
                     }
                     if advance.resets.any() {
                         self.metrics.resets += 1;
+                        let cause = match advance.new_match {
+                            true => ResetKind::NewMatch,
+                            false => ResetKind::StockLoss,
+                        };
+                        telemetry.reset(cause, advance.resets.count());
                     }
                     if advance.new_match {
                         // Frame numbers start over: old replies must not answer new frames.
@@ -460,12 +473,19 @@ impl Session {
                         reset: advance.resets.get(i),
                         server_us,
                     }));
-                    FrameReply {
+                    let reply = FrameReply {
                         frame: owed.number,
                         outputs,
+                    };
+                    match late {
+                        true => (reply, ReplyKind::Fallback),
+                        false => (reply, ReplyKind::OnTime),
                     }
                 }
             };
+            // Counted before the write, so a client that has its reply
+            // finds it counted.
+            telemetry.replied(kind, now.duration_since(read_at));
             self.answered += 1;
             for (port, output) in self.ports.iter_mut().zip(&reply.outputs) {
                 port.record_sent(output.controller);

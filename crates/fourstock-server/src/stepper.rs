@@ -72,7 +72,7 @@ impl Stepper {
                 break;
             }
             let started = thread_cpu_time();
-            compute::step(&mut batch);
+            compute::step(&mut batch, &self.shared.figures);
             let took = thread_cpu_time().saturating_sub(started);
             let limit = self.shared.config.budget / 2;
             // Every model the batch stepped (a session may play two).

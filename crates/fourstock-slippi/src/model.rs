@@ -36,6 +36,8 @@ pub struct SlippiModel {
     featurizer: Featurizer,
     core: TxLikeCore,
     head: AutoregressiveHead,
+    /// How many weights the checkpoint held.
+    parameters: u64,
 }
 
 impl SlippiModel {
@@ -51,6 +53,7 @@ impl SlippiModel {
             .collect();
         let here = Path::new(&config.name);
         safetensors::check_tensors(here, &found, &weights::expected_tensors(&config))?;
+        let parameters = tensors.values().map(|t| t.elem_count() as u64).sum();
         let featurizer = Featurizer::new(&config.embed);
         let mut w = WeightMap::new(tensors, config.weight_precision);
         let core = TxLikeCore::from_weights(&config.core, &mut w)?;
@@ -65,6 +68,7 @@ impl SlippiModel {
             featurizer,
             core,
             head,
+            parameters,
         })
     }
 
@@ -140,6 +144,11 @@ impl SlippiModel {
         })?;
         safetensors::write(&weights_path, tensors)?;
         Ok(model_dir::write_config(dir, config)?)
+    }
+
+    /// How many weights the checkpoint held.
+    pub fn parameters(&self) -> u64 {
+        self.parameters
     }
 
     pub fn config(&self) -> &SlippiConfig {

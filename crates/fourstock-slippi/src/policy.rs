@@ -214,6 +214,10 @@ impl Policy for SlippiPolicy {
         }
     }
 
+    fn parameters(&self) -> Option<u64> {
+        Some(self.model.parameters())
+    }
+
     fn step(&self, batch: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError> {
         if batch.is_empty() {
             return Ok(Vec::new());

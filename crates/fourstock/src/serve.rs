@@ -79,6 +79,13 @@ pub struct ServeArgs {
     /// threads come before everything else on their CPU, Dolphin included.
     #[arg(long)]
     realtime_priority: bool,
+    /// Serve Prometheus metrics (`/metrics`) and a health check
+    /// (`/healthz`) over HTTP on this address; 127.0.0.1:9464 when the
+    /// flag is given without one. Beyond loopback they are readable by
+    /// anyone who can reach the port.
+    #[arg(long, env = "FOURSTOCK_METRICS", num_args = 0..=1,
+          default_missing_value = "127.0.0.1:9464")]
+    metrics: Option<SocketAddr>,
 }
 
 /// The models folder to use when none is given.
@@ -137,6 +144,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
+        if let Some(addr) = args.metrics {
+            let endpoint = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics endpoint {addr}"))?;
+            // Serves until the runtime ends, after the last session.
+            let telemetry = config.telemetry.clone();
+            tokio::spawn(fourstock_telemetry::serve(
+                endpoint,
+                telemetry,
+                std::future::pending::<()>(),
+            ));
+        }
         fourstock_server::run(listener, models, config, shutdown_signal()).await;
         Ok(())
     })
