@@ -17,12 +17,15 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use fourstock_policy::{ModelRegistry, Policy};
 use fourstock_proto::melee;
 use fourstock_proto::validate::PORTS;
+use fourstock_telemetry::Telemetry;
 
 use crate::error::UmiError;
+use crate::figures::Figures;
 use crate::lane::{Job, Lane, Start};
 use crate::message::{self, ArenaMessage, EndGames, Hello, Info, NewGames, Obs, Ready, Welcome};
 use crate::outbox::Outbox;
@@ -41,6 +44,10 @@ pub struct BotConfig {
     pub name: String,
     /// Serve only this model (`--model`); `None` serves the registry.
     pub model: Option<String>,
+    /// Where the bot counts game-frames, steps, resets, games and errors,
+    /// as the daemon does; whoever serves `/metrics` holds another
+    /// reference.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// What the reader knows of a live game.
@@ -61,7 +68,10 @@ pub fn play(
     let served = Served::new(registry, config.model.as_deref()).map_err(UmiError::Unplayable)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stream.try_clone()?);
     let outbox = Arc::new(Outbox::new(stream));
+    let figures = Arc::new(Figures::register(&served.all(), &config.telemetry));
     let mut session = Session {
+        telemetry: config.telemetry.clone(),
+        figures,
         served: &served,
         outbox: outbox.clone(),
         lanes: Vec::new(),
@@ -78,12 +88,18 @@ pub fn play(
         outbox.fail(e);
     }
     match outbox.take_failure() {
-        Some(e) => Err(e),
+        Some(e) => {
+            config.telemetry.error(e.code());
+            Err(e)
+        }
         None => Ok(()),
     }
 }
 
 struct Session<'a> {
+    telemetry: Arc<Telemetry>,
+    /// Each served model's step figures, shared with the lanes.
+    figures: Arc<Figures>,
     served: &'a Served<'a>,
     outbox: Arc<Outbox>,
     lanes: Vec<Sender<Job>>,
@@ -188,7 +204,13 @@ impl Session<'_> {
         for index in 0..welcome.lanes {
             let (jobs, inbox) = mpsc::channel();
             let outbox = self.outbox.clone();
-            let lane = Lane::new(index, outbox.clone(), self.served.all(), welcome.rng_seed);
+            let lane = Lane::new(
+                index,
+                outbox.clone(),
+                self.served.all(),
+                welcome.rng_seed,
+                (self.telemetry.clone(), self.figures.clone()),
+            );
             let thread = std::thread::Builder::new()
                 .name(format!("umi-lane-{index}"))
                 .spawn(move || {
@@ -272,7 +294,12 @@ impl Session<'_> {
                 }
             }
         }
-        let _ = self.lanes[lane as usize].send(Job::Obs { obs, starts });
+        let read_at = Instant::now();
+        let _ = self.lanes[lane as usize].send(Job::Obs {
+            obs,
+            starts,
+            read_at,
+        });
         Ok(())
     }
 
@@ -312,6 +339,7 @@ impl Session<'_> {
                 );
             }
             tracing::debug!(game = info.game, character = %info.character, model = %name, "new game");
+            self.telemetry.session_opened();
             self.games.insert(
                 info.game,
                 Entry {
@@ -334,6 +362,7 @@ impl Session<'_> {
                     context: "end_games".into(),
                     game: game.game,
                 })?;
+            self.telemetry.session_closed();
             if let Some(lane) = entry.lane {
                 by_lane.entry(lane).or_default().push(game.game);
             }

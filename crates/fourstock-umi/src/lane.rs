@@ -10,11 +10,14 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
+use std::time::Instant;
 
-use fourstock_policy::{Policy, PolicyState, StepRequest};
+use fourstock_policy::{Policy, PolicyState, ResetCause, StepRequest};
 use fourstock_proto::{Frame, StageState};
+use fourstock_telemetry::{ReplyKind, ResetKind, Telemetry};
 
 use crate::error::UmiError;
+use crate::figures::Figures;
 use crate::frame::{self, CTRL_WIDTH, FRAME_SIZE};
 use crate::game::Game;
 use crate::message::{Act, Obs};
@@ -34,8 +37,13 @@ pub struct Start {
 
 /// What the reader hands a lane.
 pub enum Job {
-    /// Answer an `obs`; `starts` are its games this lane meets first.
-    Obs { obs: Obs, starts: Vec<Start> },
+    /// Answer an `obs`, read at `read_at`; `starts` are its games this
+    /// lane meets first.
+    Obs {
+        obs: Obs,
+        starts: Vec<Start>,
+        read_at: Instant,
+    },
     /// Answer a `warmup` on scratch state, then signal `done`.
     Warmup { obs: Obs, done: Sender<()> },
     /// These games are over: free their state.
@@ -48,6 +56,8 @@ pub struct Lane {
     /// Every served model, for warmups.
     policies: Vec<Arc<dyn Policy>>,
     seed: u64,
+    telemetry: Arc<Telemetry>,
+    figures: Arc<Figures>,
     games: HashMap<u32, Game>,
     frames: Vec<Frame>,
     ctrl: Vec<u8>,
@@ -56,12 +66,21 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub fn new(index: u32, outbox: Arc<Outbox>, policies: Vec<Arc<dyn Policy>>, seed: u64) -> Lane {
+    /// A lane counting into `(telemetry, figures)`.
+    pub fn new(
+        index: u32,
+        outbox: Arc<Outbox>,
+        policies: Vec<Arc<dyn Policy>>,
+        seed: u64,
+        (telemetry, figures): (Arc<Telemetry>, Arc<Figures>),
+    ) -> Lane {
         Lane {
             index,
             outbox,
             policies,
             seed,
+            telemetry,
+            figures,
             games: HashMap::new(),
             frames: Vec::new(),
             ctrl: Vec::new(),
@@ -75,12 +94,16 @@ impl Lane {
         let _span = tracing::info_span!("lane", lane = self.index).entered();
         for job in jobs {
             let result = match job {
-                Job::Obs { obs, starts } => {
+                Job::Obs {
+                    obs,
+                    starts,
+                    read_at,
+                } => {
                     for s in starts {
                         self.games
                             .insert(s.game, Game::new(s.policy, s.port, self.seed));
                     }
-                    self.answer(&obs)
+                    self.answer(&obs, read_at)
                 }
                 Job::Warmup { obs, done } => self.warmup(&obs).map(|()| {
                     let _ = done.send(());
@@ -99,7 +122,7 @@ impl Lane {
         }
     }
 
-    fn answer(&mut self, obs: &Obs) -> Result<(), UmiError> {
+    fn answer(&mut self, obs: &Obs, read_at: Instant) -> Result<(), UmiError> {
         let games = &self.games;
         let port = |game: u32| games.get(&game).map_or(1, |g| g.port);
         read_frames(&mut self.frames, &mut self.ctrl, obs, "obs", port)?;
@@ -112,6 +135,11 @@ impl Lane {
                 .expect("the reader starts every game");
             if let Some(cause) = game.observe(&self.frames[k], first) {
                 tracing::debug!(game = handle, frame = self.frames[k].frame, ?cause, "reset");
+                let kind = match cause {
+                    ResetCause::NewMatch => ResetKind::NewMatch,
+                    ResetCause::StockLoss => ResetKind::StockLoss,
+                };
+                self.telemetry.reset(kind, 1);
             }
             match groups
                 .iter_mut()
@@ -136,6 +164,7 @@ impl Lane {
                 &mut states,
                 &mut self.ctrl,
                 |k| self.games[&obs.games[k]].port,
+                &self.figures,
             );
             for (&k, state) in rows.iter().zip(states) {
                 if let Some(game) = self.games.get_mut(&obs.games[k]) {
@@ -143,6 +172,11 @@ impl Lane {
                 }
             }
             stepped?;
+        }
+        // Counted before the reply leaves, as the daemon counts.
+        let latency = read_at.elapsed();
+        for _ in &obs.games {
+            self.telemetry.replied(ReplyKind::OnTime, latency);
         }
         self.reply(obs.seq)
     }
@@ -162,6 +196,7 @@ impl Lane {
                 &mut states,
                 &mut self.ctrl,
                 |_| 1,
+                &Figures::none(),
             )?;
         }
         self.reply(obs.seq)
@@ -211,7 +246,8 @@ fn read_frames(
 }
 
 /// Steps `states` (one per row `k` of `rows`) on their frames in chunks of
-/// [`CHUNK`] and writes each row's controller into `ctrl`.
+/// [`CHUNK`], counting each step into `figures`, and writes each row's
+/// controller into `ctrl`.
 fn step_rows(
     policy: &dyn Policy,
     frames: &[Frame],
@@ -219,6 +255,7 @@ fn step_rows(
     states: &mut [PolicyState],
     ctrl: &mut [u8],
     port: impl Fn(usize) -> u8,
+    figures: &Figures,
 ) -> Result<(), UmiError> {
     for (chunk_rows, chunk_states) in rows.chunks(CHUNK).zip(states.chunks_mut(CHUNK)) {
         let mut requests: Vec<StepRequest> = chunk_rows
@@ -230,12 +267,16 @@ fn step_rows(
                 state,
             })
             .collect();
+        let started = Instant::now();
         let controllers = policy
             .step(&mut requests)
             .map_err(|source| UmiError::Policy {
                 model: policy.info().name.clone(),
                 source,
             })?;
+        figures
+            .of(policy)
+            .stepped(requests.len(), started.elapsed());
         for (&k, controller) in chunk_rows.iter().zip(&controllers) {
             let row = frame::ctrl_row(controller);
             let out = &mut ctrl[k * CTRL_WIDTH * 4..][..CTRL_WIDTH * 4];

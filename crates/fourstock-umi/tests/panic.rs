@@ -92,10 +92,13 @@ fn a_panicking_model_is_reported_to_the_arena() {
     arena
         .set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .unwrap();
+    let telemetry = std::sync::Arc::new(fourstock_telemetry::Telemetry::new());
+    let counted = telemetry.clone();
     let session = std::thread::spawn(move || {
         let config = BotConfig {
             name: "test".into(),
             model: None,
+            telemetry,
         };
         play(bot, &registry, &config)
     });
@@ -135,5 +138,13 @@ fn a_panicking_model_is_reported_to_the_arena() {
     assert!(
         matches!(ended, Err(UmiError::Internal { lane: 0, .. })),
         "{ended:?}"
+    );
+    // The operator's figures count the error the arena was sent.
+    let figures = counted.encode();
+    assert!(
+        figures
+            .lines()
+            .any(|l| l == "fourstock_errors_total{code=\"internal\"} 1"),
+        "{figures}"
     );
 }

@@ -3,10 +3,12 @@
 
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use fourstock_policy::ModelRegistry;
+use fourstock_telemetry::Telemetry;
 use fourstock_umi::BotConfig;
 
 use crate::serve::default_models_dir;
@@ -35,6 +37,13 @@ pub struct UmiArgs {
     /// give, and the bot warns and plays without.
     #[arg(long)]
     cpu_wake_latency_us: Option<u32>,
+    /// Serve Prometheus metrics (`/metrics`) and `/healthz` over HTTP on
+    /// this address, as `fourstock serve --metrics` does; 127.0.0.1:9464
+    /// when given without one. An arena's sandbox has no network: this is
+    /// for bots run by hand.
+    #[arg(long, env = "FOURSTOCK_METRICS", num_args = 0..=1,
+          default_missing_value = "127.0.0.1:9464")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 pub fn run(args: UmiArgs) -> anyhow::Result<()> {
@@ -44,10 +53,36 @@ pub fn run(args: UmiArgs) -> anyhow::Result<()> {
     let stream = UnixStream::connect(&args.socket)
         .with_context(|| format!("connecting to the arena at {}", args.socket.display()))?;
     let _awake = args.cpu_wake_latency_us.and_then(WakeLatency::try_hold);
+    let telemetry = Arc::new(Telemetry::new());
+    if let Some(addr) = args.metrics {
+        serve_metrics(addr, telemetry.clone())?;
+    }
     let config = BotConfig {
         name: args.name,
         model: args.model,
+        telemetry,
     };
     fourstock_umi::play(stream, &models, &config)?;
+    Ok(())
+}
+
+/// Serves `/metrics` and `/healthz` on `addr` from a thread of its own for
+/// as long as the process lives: the bot itself runs no async runtime.
+fn serve_metrics(addr: std::net::SocketAddr, telemetry: Arc<Telemetry>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .with_context(|| format!("binding the metrics endpoint {addr}"))?;
+    std::thread::Builder::new()
+        .name("fourstock-metrics".into())
+        .spawn(move || {
+            runtime.block_on(fourstock_telemetry::serve(
+                listener,
+                telemetry,
+                std::future::pending::<()>(),
+            ))
+        })?;
     Ok(())
 }

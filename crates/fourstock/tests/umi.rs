@@ -298,3 +298,67 @@ fn a_shutdown_instead_of_a_welcome_is_a_clean_exit() {
     arena.send(&Tagged { t: "shutdown" });
     assert_eq!(arena.wait().code(), Some(0));
 }
+
+/// One HTTP/1.1 GET on loopback; the response's body.
+fn scrape(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("a response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+#[test]
+fn metrics_count_the_games_a_bot_plays() {
+    // A free loopback port for the bot's endpoint.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let models = Arena::models();
+    let endpoint = addr.to_string();
+    let mut arena = Arena::start(
+        &["--models", models.to_str().unwrap(), "--metrics", &endpoint],
+        &[],
+    );
+    arena.handshake(&Welcome::new(6, 4, 1));
+    arena.new_games(&[(5, "FOX")]);
+    // Ten frames; a stock lost on the last.
+    let mut game = frames(-123, -114);
+    game.push(frame(-114, [3, 4]));
+    let packed = pack(&game, 1);
+    for (t, bytes) in packed.chunks_exact(FRAME_SIZE).enumerate() {
+        arena.exchange("obs", 0, &[5], &[t == 0], bytes);
+    }
+    let text = scrape(addr, "/metrics");
+    let value = |series: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+            .to_string()
+    };
+    assert_eq!(value("fourstock_frames_total"), "10");
+    assert_eq!(value("fourstock_replies_total{kind=\"on_time\"}"), "10");
+    assert_eq!(value("fourstock_steps_total{model=\"generic-lstm\"}"), "10");
+    assert_eq!(value("fourstock_resets_total{cause=\"new_match\"}"), "1");
+    assert_eq!(value("fourstock_resets_total{cause=\"stock_loss\"}"), "1");
+    assert_eq!(value("fourstock_sessions_opened_total"), "1");
+    assert_eq!(value("fourstock_sessions_open"), "1");
+    let weights: u64 = value("fourstock_model_parameters{model=\"generic-lstm\"}")
+        .parse()
+        .unwrap();
+    assert!(weights > 100_000, "the default model's weights: {weights}");
+    assert!(scrape(addr, "/healthz").ends_with("ok\n"));
+    arena.end_games(&[5]);
+    arena.send(&Tagged { t: "shutdown" });
+    assert_eq!(arena.wait().code(), Some(0));
+}
