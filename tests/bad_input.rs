@@ -134,6 +134,19 @@ async fn handshake_mistakes_are_refused() {
         let e = c.expect_error(ErrorCode::UnsupportedVersion).await;
         assert!(e.message.contains("version 1"), "{}", e.message);
 
+        // A version 2 client's Hello: no token after the version, so its
+        // port count would be read as a token; the version is checked first.
+        let mut c = h.connect().await;
+        let mut v2 = vec![0u8; 4];
+        v2.extend(b"4STK");
+        v2.extend(2u16.to_le_bytes());
+        v2.extend(1u64.to_le_bytes());
+        v2.extend([1, FOX, 0, 0, 0]);
+        c.send_raw(&[&(v2.len() as u32).to_le_bytes()[..], &v2].concat())
+            .await;
+        let e = c.expect_error(ErrorCode::UnsupportedVersion).await;
+        assert!(e.message.contains("version 2"), "{}", e.message);
+
         let wrong_magic = Hello {
             magic: *b"SLP!",
             ..hello(&[(1, FOX)])

@@ -226,7 +226,7 @@ def replay(args) -> int:
                 client = _connect(args.daemon)
                 requests = [wire.PortRequest(p.port, p.character, args.model, args.player_name)
                             for p in frame.players if p.port in args.port and not p.follower]
-                client.hello(requests)
+                client.hello(requests, token=_token(args))
                 client.match_start(*_match_start(gamestate).__dict__.values())
             if dump:
                 payload = wire.encode_client(frame)[4:]
@@ -270,7 +270,7 @@ def play(args) -> int:  # pragma: no cover - needs Slippi Dolphin and an ISO
                 client = _connect(args.daemon)
                 me = frame.player(args.port[0])
                 client.hello([wire.PortRequest(args.port[0], me.character, args.model,
-                                               args.player_name)])
+                                               args.player_name)], token=_token(args))
             if not in_match:
                 client.match_start(*_match_start(gamestate).__dict__.values())
                 in_match = True
@@ -284,6 +284,11 @@ def play(args) -> int:  # pragma: no cover - needs Slippi Dolphin and an ISO
                                                 autostart=True, swag=False)
 
 
+def _token(args):
+    """The token to send, from ``--token-file``; None without one."""
+    return wire.read_token_file(args.token_file) if args.token_file else None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -292,6 +297,9 @@ def main(argv=None) -> int:
     common.add_argument("--port", type=int, action="append", required=True,
                         help="a port the daemon plays (1..4); repeat for more")
     common.add_argument("--model", default=None, help="ask the daemon for this model")
+    common.add_argument("--token-file", default=os.environ.get("FOURSTOCK_TOKEN_FILE"),
+                        help="the daemon's shared secret, for a daemon beyond loopback "
+                             "(default: $FOURSTOCK_TOKEN_FILE)")
     common.add_argument("--player-name", default=None,
                         help="the player a slippi-ai model imitates (a name of its name map)")
     r = sub.add_parser("replay", parents=[common], help="stream a .slp read by libmelee")

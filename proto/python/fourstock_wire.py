@@ -1,6 +1,6 @@
 """The fourstock wire protocol in plain Python: ``struct`` and ``socket`` only.
 
-This module speaks protocol version 2 as described, byte by byte, in
+This module speaks protocol version 3 as described, byte by byte, in
 ``proto/PROTOCOL.md``. It has no dependencies beyond the standard library, so
 an emulator-side bridge (for example one driving Slippi Dolphin through
 libmelee) can copy it as is.
@@ -52,7 +52,8 @@ from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Tuple, Union
 
 __all__ = [
-    "PROTOCOL_VERSION", "MAGIC", "MAX_MESSAGE_BYTES", "FIRST_FRAME",
+    "PROTOCOL_VERSION", "MAGIC", "MAX_MESSAGE_BYTES", "MAX_TOKEN_BYTES", "read_token_file",
+    "FIRST_FRAME",
     "DEFAULT_HOST", "DEFAULT_PORT",
     "Buttons", "ErrorCode",
     "EXTERNAL_CHARACTER_BY_INTERNAL", "SLIPPI_STAGE_BY_LIBMELEE", "external_character",
@@ -69,11 +70,28 @@ __all__ = [
 # --------------------------------------------------------------- constants
 
 #: The protocol version this module speaks; ``Hello.version`` must carry it.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 #: The four bytes every Hello starts with.
 MAGIC = b"4STK"
 #: The largest payload either side accepts (the length prefix excluded).
 MAX_MESSAGE_BYTES = 64 * 1024
+#: The longest token a Hello may carry, in bytes.
+MAX_TOKEN_BYTES = 256
+
+
+def read_token_file(path: str) -> str:
+    """The token in a token file, as the daemon reads it: one line of text of
+    at most ``MAX_TOKEN_BYTES`` bytes, surrounding whitespace removed."""
+    with open(path, "rb") as f:
+        data = f.read(4097)
+    if len(data) > 4096:
+        raise ValueError(f"the token file {path} is over 4096 bytes")
+    token = data.decode("utf-8").strip()
+    if not token:
+        raise ValueError(f"the token file {path} holds no token")
+    if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
+        raise ValueError(f"the token in {path} is over {MAX_TOKEN_BYTES} bytes")
+    return token
 #: Melee's first frame number: the countdown starts at -123.
 FIRST_FRAME = -123
 #: Where ``fourstock serve`` listens by default.
@@ -151,6 +169,7 @@ class ErrorCode(enum.IntEnum):
     INTERNAL = 12            # a bug or resource failure inside the daemon
     BAD_HANDSHAKE = 13       # the Hello asks for something impossible (budget_us = 0,
                              # a player name the model does not offer)
+    UNAUTHORIZED = 14        # the daemon asks for a token; the Hello has none, or another
 
 
 # ----------------------------------------------------------- id helpers
@@ -234,13 +253,16 @@ class Hello:
     """The handshake (client tag 0). Must be the first message, exactly once.
 
     Build it with keywords: ``Hello(ports=[PortRequest(1, 2)], budget_us=3000)``;
-    ``magic`` and ``version`` default to the right values.
+    ``magic`` and ``version`` default to the right values. ``token`` is the
+    daemon's shared secret when it asks for one (``read_token_file``); on
+    the wire it follows ``version``.
     """
 
     magic: bytes = MAGIC
     version: int = PROTOCOL_VERSION
     ports: List[PortRequest] = field(default_factory=list)
     budget_us: Optional[int] = None  # a stricter latency budget, microseconds
+    token: Optional[str] = None      # the daemon's shared secret, at most 256 bytes
 
 
 @dataclass
@@ -490,6 +512,7 @@ def encode_payload_client(message: ClientMessage) -> bytes:
             raise ValueError("magic must be 4 bytes")
         w.parts.append(bytes(message.magic))
         w.u16(message.version)
+        w.optional_string(message.token)
         w.length(len(message.ports))
         for r in message.ports:
             w.u8(r.port)
@@ -669,6 +692,7 @@ def decode_client(payload: bytes) -> ClientMessage:
     if tag == _HELLO:
         magic = r.take(4)
         version = r.u16()
+        token = r.optional_string()
         ports = []
         for _ in range(r.length(4)):
             port, character = r.u8(), r.u8()
@@ -676,7 +700,7 @@ def decode_client(payload: bytes) -> ClientMessage:
             player_name = r.optional_string()
             ports.append(PortRequest(port, character, model, player_name))
         budget = r.u32() if r.option() else None
-        message: ClientMessage = Hello(magic, version, ports, budget)
+        message: ClientMessage = Hello(magic, version, ports, budget, token)
     elif tag == _MATCH_START:
         stage = r.u16()
         players = [PlayerInfo(r.u8(), r.u8()) for _ in range(r.length(2))]
@@ -803,6 +827,8 @@ def validate_client(message: ClientMessage) -> None:
                 ErrorCode.UNSUPPORTED_VERSION,
                 f"protocol version {message.version} is not {PROTOCOL_VERSION}"
             )
+        if message.token is not None and len(message.token.encode("utf-8")) > MAX_TOKEN_BYTES:
+            raise InvalidMessage(ErrorCode.OUT_OF_RANGE, "the Hello's token is over 256 bytes")
         if not message.ports:
             raise InvalidMessage(ErrorCode.UNKNOWN_PORT, "the handshake names no port")
         seen = set()
@@ -966,9 +992,14 @@ class Client:
             raise ServerError(message.code, message.message)
         return message
 
-    def hello(self, ports: List[PortRequest], budget_us: Optional[int] = None) -> Welcome:
-        """The handshake: asks the daemon to play ``ports``; returns its ``Welcome``."""
-        self.send(Hello(ports=list(ports), budget_us=budget_us))
+    def hello(self, ports: List[PortRequest], budget_us: Optional[int] = None,
+              token: Optional[str] = None) -> Welcome:
+        """The handshake: asks the daemon to play ``ports``; returns its ``Welcome``.
+
+        ``token`` is the daemon's shared secret, if it asks for one: a wrong
+        or missing token raises ``ServerError`` with ``ErrorCode.UNAUTHORIZED``.
+        """
+        self.send(Hello(ports=list(ports), budget_us=budget_us, token=token))
         message = self.receive()
         if not isinstance(message, Welcome):
             raise ProtocolError(f"expected Welcome, got {type(message).__name__}")

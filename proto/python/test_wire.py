@@ -38,12 +38,13 @@ def hello():
             PortRequest(port=2, character=ICE_CLIMBERS, model=None),
         ],
         budget_us=3500,
+        token="ladder-secret",
     )
 
 
 def welcome():
     return Welcome(
-        version=2,
+        version=3,
         budget_us=3500,
         ports=[
             PortAssignment(1, "phillip", "tx_like", 1009, [512, 512], 18,
@@ -280,10 +281,13 @@ class Validation(unittest.TestCase):
         h = hello()
         h.magic = b"4STL"
         self.assertEqual(self.code(h), ErrorCode.UNSUPPORTED_VERSION)
-        for version in (1, 3):
+        for version in (1, 2, 4):
             h = hello()
             h.version = version
             self.assertEqual(self.code(h), ErrorCode.UNSUPPORTED_VERSION)
+        h = hello()
+        h.token = "k" * 257
+        self.assertEqual(self.code(h), ErrorCode.OUT_OF_RANGE)
         h = hello()
         h.ports[1].port = 1
         self.assertEqual(self.code(h), ErrorCode.UNKNOWN_PORT)
@@ -398,7 +402,8 @@ class ClientConversation(unittest.TestCase):
 
         daemon = FakeDaemon(handle)
         with w.Client.connect("127.0.0.1", daemon.port, timeout=5) as client:
-            self.assertEqual(client.hello(hello().ports, budget_us=3500), welcome())
+            self.assertEqual(client.hello(hello().ports, budget_us=3500, token="ladder-secret"),
+                             welcome())
             client.match_start(BATTLEFIELD, match_start().players)
             got = client.send_frame(frame())
             self.assertEqual(got, reply())

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use fourstock_policy::{ModelRegistry, Policy};
-use fourstock_server::ServerConfig;
+use fourstock_server::{ServerConfig, ServerError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -13,16 +13,21 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), ServerError>>,
 }
 
 impl TestServer {
     pub async fn start(models: ModelRegistry, config: ServerConfig) -> TestServer {
+        TestServer::start_on("127.0.0.1:0", models, config).await
+    }
+
+    /// A daemon listening on `bind` (such as `0.0.0.0:0`); [`TestServer::addr`]
+    /// reaches it through loopback.
+    pub async fn start_on(bind: &str, models: ModelRegistry, config: ServerConfig) -> TestServer {
         configure_threads();
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
+        let listener = TcpListener::bind(bind).await.expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(fourstock_server::run(listener, models, config, async {
             let _ = stopped.await;
@@ -44,7 +49,10 @@ impl TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.task.await.expect("server task");
+        self.task
+            .await
+            .expect("server task")
+            .expect("the server ran");
     }
 }
 

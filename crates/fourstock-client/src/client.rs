@@ -103,6 +103,7 @@ pub fn hello(ports: Vec<PortRequest>) -> Hello {
     Hello {
         magic: MAGIC,
         version: PROTOCOL_VERSION,
+        token: None,
         ports,
         budget_us: None,
     }

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     /// The handshake asks for something the daemon cannot do: a budget of
     /// 0, or a player name the model does not offer.
     BadHandshake = 13,
+    /// The daemon asks for a token and the `Hello` carries none, or
+    /// another one.
+    Unauthorized = 14,
 }
 
 impl ErrorCode {
@@ -55,6 +58,7 @@ impl ErrorCode {
             11 => ShuttingDown,
             12 => Internal,
             13 => BadHandshake,
+            14 => Unauthorized,
             _ => return None,
         })
     }
@@ -76,6 +80,7 @@ impl ErrorCode {
             ShuttingDown => "shutting_down",
             Internal => "internal",
             BadHandshake => "bad_handshake",
+            Unauthorized => "unauthorized",
         }
     }
 }

@@ -9,13 +9,14 @@
 //! This crate owns the message types ([`message`]), the controller layout
 //! ([`controller`]), encoding and framing ([`codec`]), the checks every
 //! decoded message must pass ([`validate`]) and the error codes sent to a
-//! peer ([`error`]). [`melee`] holds Melee's id tables for every crate.
+//! peer ([`error`]), and how a token file is read ([`token`]). [`melee`] holds Melee's id tables for every crate.
 
 pub mod codec;
 pub mod controller;
 pub mod error;
 pub mod melee;
 pub mod message;
+pub mod token;
 pub mod validate;
 
 pub use codec::{
@@ -26,7 +27,7 @@ pub use error::{DecodeError, ErrorCode};
 pub use message::*;
 
 /// The protocol version this build speaks. A client's `Hello` must carry it.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The four bytes every `Hello` starts with.
 pub const MAGIC: [u8; 4] = *b"4STK";
@@ -34,6 +35,9 @@ pub const MAGIC: [u8; 4] = *b"4STK";
 /// The largest payload either side accepts, checked against the length
 /// prefix before anything is allocated.
 pub const MAX_MESSAGE_BYTES: u32 = 64 * 1024;
+
+/// The longest token a `Hello` may carry, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 256;
 
 /// Melee's first frame number: the countdown starts at -123.
 pub const FIRST_FRAME: i32 = -123;

@@ -49,6 +49,10 @@ pub struct Hello {
     pub magic: [u8; 4],
     /// Must be [`crate::PROTOCOL_VERSION`].
     pub version: u16,
+    /// The daemon's shared secret, as its operator handed it out; `None`
+    /// for a daemon that asks for none (one listening on loopback). At
+    /// most [`crate::MAX_TOKEN_BYTES`] bytes.
+    pub token: Option<String>,
     /// The ports the daemon plays, one entry each.
     pub ports: Vec<PortRequest>,
     /// A stricter latency budget in microseconds; `None` takes the server's.

@@ -1,5 +1,5 @@
 //! The checks every decoded client message passes before the daemon acts on
-//! it: known magic and version, ports 1 to 4, character and stage ids in
+//! it: known magic and version, a token of bounded length, ports 1 to 4, character and stage ids in
 //! range, finite floats (the stage's and the players'), analog values in
 //! range, no duplicated players.
 
@@ -7,7 +7,7 @@ use crate::controller::{Buttons, ControllerState};
 use crate::error::DecodeError;
 use crate::melee::{CHARACTERS, STAGES};
 use crate::message::{ClientMessage, Frame, Hello, MatchStart, PlayerFrame, StageState};
-use crate::{MAGIC, PROTOCOL_VERSION};
+use crate::{MAGIC, MAX_TOKEN_BYTES, PROTOCOL_VERSION};
 
 /// Ports are numbered as on the console.
 pub const PORTS: std::ops::RangeInclusive<u8> = 1..=4;
@@ -40,6 +40,15 @@ pub fn magic_and_version(magic: [u8; 4], version: u16) -> Result<(), DecodeError
 
 fn hello(hello: &Hello) -> Result<(), DecodeError> {
     magic_and_version(hello.magic, hello.version)?;
+    if let Some(token) = &hello.token {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(DecodeError::OutOfRange {
+                what: "the Hello's token length".into(),
+                value: token.len() as i64,
+                range: "0 to 256 bytes",
+            });
+        }
+    }
     if hello.ports.is_empty() {
         return Err(DecodeError::Port("the handshake names no port".into()));
     }

@@ -44,9 +44,10 @@ fn huge_length_claims_allocate_at_most_a_mebibyte() {
     let frame = encode_client(&ClientMessage::Frame(common::frame()))[4..].to_vec();
     let welcome = encode_server(&ServerMessage::Welcome(common::welcome()))[4..].to_vec();
     let hostile = [
-        claim(&hello, 10, 1 << 40),  // Hello.ports
-        claim(&hello, 21, 1 << 40),  // a model name
-        claim(&hello, 37, 1 << 40),  // a player name
+        claim(&hello, 11, 1 << 40),  // Hello.token
+        claim(&hello, 32, 1 << 40),  // Hello.ports
+        claim(&hello, 43, 1 << 40),  // a model name
+        claim(&hello, 59, 1 << 40),  // a player name
         claim(&frame, 26, 1 << 40),  // Frame.players
         claim(&frame, 26, u64::MAX), // Frame.players
     ];

@@ -278,14 +278,19 @@ fn a_huge_length_claim_in_a_small_payload_is_malformed() {
     let frame = payload_of(&ClientMessage::Frame(common::frame()));
     let start = payload_of(&ClientMessage::MatchStart(common::match_start()));
     for len in [1 << 20, 1 << 40, u64::MAX / 84, u64::MAX] {
-        // Hello.ports, after tag, magic and version.
+        // Hello.token, after tag, magic, version and its Some tag.
         assert_eq!(
-            refusal(&claim(hello.clone(), 10, len)),
+            refusal(&claim(hello.clone(), 11, len)),
+            ErrorCode::Malformed
+        );
+        // Hello.ports, after the 13-byte token.
+        assert_eq!(
+            refusal(&claim(hello.clone(), 32, len)),
             ErrorCode::Malformed
         );
         // The first port's model name, after its port, character and Some tag.
         assert_eq!(
-            refusal(&claim(hello.clone(), 21, len)),
+            refusal(&claim(hello.clone(), 43, len)),
             ErrorCode::Malformed
         );
         // Frame.players, after tag, frame, stage and stage state.
@@ -327,29 +332,39 @@ fn bools_and_option_tags_must_be_zero_or_one() {
     assert_eq!(frame[35], 0);
     frame[35] = 2;
     assert_eq!(refusal(&frame), ErrorCode::Malformed);
-    // Hello: the first port's Option tag is at 20.
+    // Hello: the token's Option tag follows the version, at 10.
     let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
-    assert_eq!(hello[20], 1);
-    hello[20] = 2;
+    assert_eq!(hello[10], 1);
+    hello[10] = 2;
+    assert_eq!(refusal(&hello), ErrorCode::Malformed);
+    // The first port's model Option tag is at 42, after the 13-byte token.
+    let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
+    assert_eq!(hello[42], 1);
+    hello[42] = 2;
     assert_eq!(refusal(&hello), ErrorCode::Malformed);
     // Its player name's Option tag follows the 7-byte model name.
     let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
-    assert_eq!(hello[36], 1);
-    hello[36] = 2;
+    assert_eq!(hello[58], 1);
+    hello[58] = 2;
     assert_eq!(refusal(&hello), ErrorCode::Malformed);
 }
 
 #[test]
 fn strings_must_be_utf8() {
+    // The token's first byte, after its Option tag and u64 length.
+    let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
+    assert_eq!(hello[19], b'l');
+    hello[19] = 0xFF;
+    assert_eq!(refusal(&hello), ErrorCode::Malformed);
     let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
     // The model name's first byte, after its u64 length.
-    assert_eq!(hello[29], b'p');
-    hello[29] = 0xFF;
+    assert_eq!(hello[51], b'p');
+    hello[51] = 0xFF;
     assert_eq!(refusal(&hello), ErrorCode::Malformed);
     // The player name's first byte, after its Option tag and u64 length.
     let mut hello = payload_of(&ClientMessage::Hello(common::hello()));
-    assert_eq!(hello[45], b'D');
-    hello[45] = 0xFF;
+    assert_eq!(hello[67], b'D');
+    hello[67] = 0xFF;
     assert_eq!(refusal(&hello), ErrorCode::Malformed);
 }
 
@@ -369,8 +384,9 @@ fn bad_magic_and_wrong_version_are_unsupported() {
     let err = decode_client(&payload_of(&ClientMessage::Hello(hello))).unwrap_err();
     assert_eq!(err, DecodeError::BadMagic(*b"4STL"));
     assert_eq!(err.code(), ErrorCode::UnsupportedVersion);
-    // Version 1 lacked the player name and the stage state: refused too.
-    for version in [0u16, 1, 3, 0x0200, u16::MAX] {
+    // Version 1 lacked the player name and the stage state, version 2 the
+    // token: refused too.
+    for version in [0u16, 1, 2, 4, 0x0300, u16::MAX] {
         let mut hello = common::hello();
         hello.version = version;
         let err = decode_client(&payload_of(&ClientMessage::Hello(hello))).unwrap_err();
@@ -378,7 +394,7 @@ fn bad_magic_and_wrong_version_are_unsupported() {
             err,
             DecodeError::UnsupportedVersion {
                 got: version,
-                supported: 2
+                supported: 3
             }
         );
         assert_eq!(err.code(), ErrorCode::UnsupportedVersion);
@@ -389,6 +405,12 @@ fn bad_magic_and_wrong_version_are_unsupported() {
 /// no player name, so the rest of it does not decode as version 2.
 const VERSION_1_HELLO: &str = "000000003453544b010002000000000000000102010e00000000000000\
                                756e747261696e65642d6c73746d020e0001ac0d0000";
+
+/// `proto/golden/hello.bin` as protocol version 2 had it: no token after
+/// the version, so its port count would be read as a token's Option tag.
+const VERSION_2_HELLO: &str = "000000003453544b0200020000000000000001020107000000000000007068696c\
+                               6c6970010e000000000000004469616d6f6e6420506c61796572020e000001ac0d\
+                               0000";
 
 fn unhex(hex: &str) -> Vec<u8> {
     let hex: String = hex.split_whitespace().collect();
@@ -406,7 +428,7 @@ fn a_version_1_hello_is_unsupported_not_malformed() {
         err,
         DecodeError::UnsupportedVersion {
             got: 1,
-            supported: 2
+            supported: 3
         }
     );
     // Even cut right after its version, or with a wrong magic.
@@ -419,6 +441,33 @@ fn a_version_1_hello_is_unsupported_not_malformed() {
     );
     // Shorter than a version: not a Hello at all.
     assert_eq!(refusal(&v1[..9]), ErrorCode::Malformed);
+}
+
+#[test]
+fn a_version_2_hello_is_unsupported_not_malformed() {
+    let v2 = unhex(VERSION_2_HELLO);
+    assert_eq!(
+        decode_client(&v2).unwrap_err(),
+        DecodeError::UnsupportedVersion {
+            got: 2,
+            supported: 3
+        }
+    );
+}
+
+#[test]
+fn a_token_over_256_bytes_is_out_of_range() {
+    let mut hello = common::hello();
+    hello.token = Some("k".repeat(fourstock_proto::MAX_TOKEN_BYTES));
+    accepted(ClientMessage::Hello(hello.clone()));
+    hello.token = Some("k".repeat(fourstock_proto::MAX_TOKEN_BYTES + 1));
+    assert_eq!(
+        refusal_of(ClientMessage::Hello(hello)),
+        ErrorCode::OutOfRange
+    );
+    let mut hello = common::hello();
+    hello.token = None;
+    accepted(ClientMessage::Hello(hello));
 }
 
 #[test]

@@ -234,7 +234,9 @@ fn hello_matches_a_hand_built_layout() {
     let expected = Pack::default()
         .u32(0) // ClientMessage::Hello
         .raw(b"4STK")
-        .u16(2)
+        .u16(3)
+        .u8(1) // Some(token)
+        .str("ladder-secret")
         .u64(2)
         .u8(1)
         .u8(2)

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use fourstock_telemetry::Telemetry;
 
+use crate::access::Access;
 use crate::budget::FallbackMode;
 
 /// How the daemon serves.
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     pub seed: u64,
     /// How long a new connection may take to send its Hello.
     pub handshake_timeout: Duration,
+    /// Who may open a session, and so where the daemon may listen.
+    pub access: Access,
     /// Runs on each event loop's thread as it starts (to raise its
     /// scheduling priority, say).
     pub on_loop_start: Option<ThreadHook>,
@@ -69,6 +72,7 @@ impl Default for ServerConfig {
             max_batch: 1,
             seed: 0,
             handshake_timeout: Duration::from_secs(10),
+            access: Access::Loopback,
             on_loop_start: None,
             telemetry: Arc::new(Telemetry::new()),
         }

@@ -1,7 +1,9 @@
 //! A new connection's first exchange: the client's Hello, answered with a
 //! Welcome that names each port's model, or with a refusal.
 //!
-//! The Hello must come within the handshake timeout, and before shutdown.
+//! The Hello must come within the handshake timeout, and before shutdown,
+//! and carry the daemon's token if it has one (see `access`); a client
+//! without it is refused before any model is looked at.
 //! Each requested port gets a model from the registry (and the player it
 //! imitates, for models that imitate one); a budget of 0 us, an unknown
 //! model or an unknown player name is refused with a readable error. A
@@ -44,7 +46,21 @@ pub(crate) async fn serve(
         }
     };
     let hello = match hello {
-        Ok(Ok(Some(ClientMessage::Hello(hello)))) => hello,
+        Ok(Ok(Some(ClientMessage::Hello(hello)))) => {
+            if !shared.config.access.admits(hello.token.as_deref()) {
+                let said = if hello.token.is_some() {
+                    "a wrong token"
+                } else {
+                    "no token"
+                };
+                let refusal = Refusal::new(
+                    ErrorCode::Unauthorized,
+                    format!("this daemon asks for a token, and the Hello carries {said}"),
+                );
+                return refuse(&mut conn, &shared, refusal).await;
+            }
+            hello
+        }
         Ok(Ok(None)) => return,
         Ok(Ok(Some(other))) => {
             let refusal = Refusal::new(

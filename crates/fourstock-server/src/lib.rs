@@ -12,7 +12,8 @@
 //! budget ([`budget`]). The daemon knows models only through the policy
 //! contract: it links no model family.
 //!
-//! Files: `server` (the listener, connection limit and shutdown),
+//! Files: `server` (the listener, connection limit and shutdown), [`access`]
+//! (the token a daemon beyond loopback asks for),
 //! `event_loop` (the loops and which serves a connection), [`config`] (its
 //! settings), `shared` (what every session reads), `placement` (where each
 //! model steps), `stepper` (a loop's inline batches), `handshake`,
@@ -21,6 +22,7 @@
 //! `refusal` (why a session ends early), [`metrics`] (counters and latency
 //! per session), `shutdown`.
 
+pub mod access;
 pub mod budget;
 pub mod compute;
 pub mod config;
@@ -37,6 +39,7 @@ mod shared;
 mod shutdown;
 mod stepper;
 
+pub use access::{Access, Token};
 pub use budget::FallbackMode;
 pub use config::{ServerConfig, ThreadHook};
-pub use server::run;
+pub use server::{run, ServerError};

@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tracing::{error, info, warn};
 
+use crate::access::{Access, NoToken};
 use crate::compute::ComputePool;
 use crate::config::ServerConfig;
 use crate::connection::Connection;
@@ -26,14 +27,32 @@ use crate::placement::Placements;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
 
+/// Why the daemon could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Access(#[from] NoToken),
+    #[error("reading the listener's address: {0}")]
+    Listener(std::io::Error),
+    #[error("starting the event loops: {0}")]
+    EventLoops(std::io::Error),
+}
+
 /// Serves clients on `listener` until `shutdown` completes, then waits for
-/// every session to close.
+/// every session to close. Refuses to start on an address beyond loopback
+/// without a token (see [`crate::Access`]).
 pub async fn run(
     listener: TcpListener,
     models: ModelRegistry,
     config: ServerConfig,
     shutdown: impl Future,
-) {
+) -> Result<(), ServerError> {
+    let addr = listener.local_addr().map_err(ServerError::Listener)?;
+    config.access.permits(addr)?;
+    if matches!(config.access, Access::Insecure) && !addr.ip().is_loopback() {
+        warn!(%addr, "--insecure-no-auth: serving WITHOUT A TOKEN beyond loopback; \
+              anyone who can reach this address can use the daemon");
+    }
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let figures = Arc::new(ModelFigures::register(&models, &config.telemetry));
     let shared = Arc::new(Shared {
@@ -43,21 +62,15 @@ pub async fn run(
         models,
         config,
     });
-    let loops = match EventLoops::start(shared.config.event_loops, &shared) {
-        Ok(loops) => loops,
-        Err(e) => {
-            error!("starting the event loops: {e}");
-            return;
-        }
-    };
+    let loops =
+        EventLoops::start(shared.config.event_loops, &shared).map_err(ServerError::EventLoops)?;
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
     let (session_done, mut all_done) = mpsc::channel::<()>(1);
-    if let Ok(addr) = listener.local_addr() {
-        info!(%addr, models = ?shared.models.names(), default = shared.models.default_name(),
-              budget_us = shared.config.budget.as_micros() as u64,
-              event_loops = shared.config.event_loops,
-              compute_threads = shared.config.compute_threads, "listening");
-    }
+    info!(%addr, models = ?shared.models.names(), default = shared.models.default_name(),
+          budget_us = shared.config.budget.as_micros() as u64,
+          event_loops = shared.config.event_loops,
+          compute_threads = shared.config.compute_threads,
+          token = matches!(shared.config.access, Access::Token(_)), "listening");
 
     let accept = async {
         loop {
@@ -99,6 +112,7 @@ pub async fn run(
     loops.join();
     // The last reference: the compute pool joins its threads on drop.
     drop(shared);
+    Ok(())
 }
 
 /// Accepts one connection, retrying transient failures with back-off

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use fourstock_client::{hello, Client};
-use fourstock_proto::{ClientMessage, ServerMessage};
+use fourstock_proto::{ClientMessage, Hello, ServerMessage};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -73,6 +73,9 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// The daemon's token, for a --connect daemon that asks for one.
+    #[arg(long, env = "FOURSTOCK_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
 }
 
 /// What one trial measured.
@@ -293,16 +296,28 @@ async fn trial(
     let cpu_before = daemon.pid.and_then(cpu_time);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(sessions);
+    let token = args
+        .token_file
+        .as_deref()
+        .map(fourstock_proto::token::read_file)
+        .transpose()?;
     for i in 0..sessions {
         let game = games[i % games.len()].clone();
-        let ports = args.ports.clone();
-        let model = args.model.clone();
+        let hello = Hello {
+            token: token.clone(),
+            ..hello(port_requests(
+                &game,
+                &args.ports,
+                args.model.as_deref(),
+                None,
+            )?)
+        };
         let addr = daemon.addr;
         let paced = !args.unpaced;
         // Staggered starts spread the sessions over one frame period.
         let offset = FRAME.mul_f64(i as f64 / sessions as f64);
         tasks.push(tokio::spawn(async move {
-            session(addr, game, ports, model, paced, offset, length).await
+            session(addr, game, hello, paced, offset, length).await
         }));
     }
     let mut merged = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -352,15 +367,13 @@ async fn trial(
 async fn session(
     addr: SocketAddr,
     game: Game,
-    ports: Vec<u8>,
-    model: Option<String>,
+    hello: Hello,
     paced: bool,
     offset: Duration,
     length: Duration,
 ) -> anyhow::Result<SessionResult> {
     tokio::time::sleep(offset).await;
-    let requests = port_requests(&game, &ports, model.as_deref(), None)?;
-    let (mut link, _) = Client::handshake(addr, hello(requests)).await?;
+    let (mut link, _) = Client::handshake(addr, hello).await?;
     let mut result = SessionResult {
         frames: 0,
         late: 0,

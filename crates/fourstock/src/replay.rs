@@ -9,6 +9,9 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
+use fourstock_client::hello;
+use fourstock_proto::Hello;
+
 use crate::stream::{port_requests, stream_game, Pacing};
 
 #[derive(Args, Debug)]
@@ -39,6 +42,10 @@ pub struct ReplayArgs {
     /// Print the per-game summaries as JSON lines.
     #[arg(long)]
     json: bool,
+    /// The daemon's token, for a daemon beyond loopback: the file it was
+    /// given as `fourstock serve --token-file`.
+    #[arg(long, env = "FOURSTOCK_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +73,11 @@ struct OutputLine<'a> {
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let token = args
+        .token_file
+        .as_deref()
+        .map(fourstock_proto::token::read_file)
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -95,7 +107,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 args.model.as_deref(),
                 args.player_name.as_deref(),
             )?;
-            let report = stream_game(args.connect, &replay.messages, ports, pacing, out.is_some())
+            let hello = Hello {
+                token: token.clone(),
+                ..hello(ports)
+            };
+            let report = stream_game(args.connect, &replay.messages, hello, pacing, out.is_some())
                 .await
                 .with_context(|| format!("streaming {name}"))?;
             if let Some(out) = out.as_mut() {

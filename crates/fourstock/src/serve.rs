@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use fourstock_policy::ModelRegistry;
-use fourstock_server::{FallbackMode, ServerConfig, ThreadHook};
+use fourstock_server::{Access, FallbackMode, ServerConfig, ThreadHook, Token};
 use tracing::{info, warn};
 
 use crate::cpu;
@@ -86,6 +86,32 @@ pub struct ServeArgs {
     #[arg(long, env = "FOURSTOCK_METRICS", num_args = 0..=1,
           default_missing_value = "127.0.0.1:9464")]
     metrics: Option<SocketAddr>,
+    /// A file holding the shared secret every client's Hello must carry
+    /// (one line of text; at most 256 bytes). Needed to listen beyond
+    /// loopback. Clients give the same file: `fourstock replay
+    /// --token-file`, `fourstock_bridge.py --token-file`.
+    #[arg(long, env = "FOURSTOCK_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Listen beyond loopback without a token: anyone who reaches the
+    /// address can use the daemon. Only for a network you trust.
+    #[arg(
+        long,
+        env = "FOURSTOCK_INSECURE_NO_AUTH",
+        conflicts_with = "token_file"
+    )]
+    insecure_no_auth: bool,
+}
+
+/// Who may use the daemon, from `--token-file` and `--insecure-no-auth`,
+/// checked against the listening address before anything is loaded.
+fn access(args: &ServeArgs) -> anyhow::Result<Access> {
+    let access = match &args.token_file {
+        Some(path) => Access::Token(Token::read(path)?),
+        None if args.insecure_no_auth => Access::Insecure,
+        None => Access::Loopback,
+    };
+    access.permits(args.listen)?;
+    Ok(access)
 }
 
 /// The models folder to use when none is given.
@@ -98,6 +124,7 @@ pub fn default_models_dir() -> PathBuf {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let access = access(&args)?;
     let dir = args.models.unwrap_or_else(default_models_dir);
     let models = ModelRegistry::load(&dir, &crate::families::all())
         .with_context(|| format!("loading models from {}", dir.display()))?;
@@ -112,6 +139,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         compute_threads: args.compute_threads.unwrap_or(defaults.compute_threads),
         max_batch: args.max_batch.max(1),
         seed: args.seed,
+        access,
         ..defaults
     };
     let _awake = args.cpu_wake_latency_us.and_then(WakeLatency::try_hold);
@@ -156,7 +184,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 std::future::pending::<()>(),
             ));
         }
-        fourstock_server::run(listener, models, config, shutdown_signal()).await;
+        fourstock_server::run(listener, models, config, shutdown_signal()).await?;
         Ok(())
     })
 }

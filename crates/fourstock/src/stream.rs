@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use fourstock_client::{hello, Client};
-use fourstock_proto::{ClientMessage, FrameReply, PortRequest, ServerMessage, Welcome};
+use fourstock_client::Client;
+use fourstock_proto::{ClientMessage, FrameReply, Hello, PortRequest, ServerMessage, Welcome};
 use hdrhistogram::Histogram;
 
 /// Melee's frame period.
@@ -69,15 +69,15 @@ pub fn port_requests(
 }
 
 /// Streams one game's messages (MatchStart, frames, MatchEnd) on a fresh
-/// connection controlling `ports`.
+/// connection that opens with `hello`.
 pub async fn stream_game(
     addr: SocketAddr,
     messages: &[ClientMessage],
-    ports: Vec<PortRequest>,
+    hello: Hello,
     pacing: Pacing,
     keep_replies: bool,
 ) -> anyhow::Result<GameReport> {
-    let (mut link, welcome) = Client::handshake(addr, hello(ports)).await?;
+    let (mut link, welcome) = Client::handshake(addr, hello).await?;
     let mut report = GameReport {
         frames: 0,
         resets: 0,

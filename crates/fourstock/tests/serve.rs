@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod daemon;
 
-use daemon::{fourstock, repo, start_daemon};
+use daemon::{fourstock, repo, run, start_daemon, start_daemon_on};
 use fourstock_tests::client::{within_timeout, TestClient};
 use fourstock_tests::fixtures::{frames, FALCO, FOX};
 
@@ -218,4 +218,58 @@ async fn realtime_priority_raises_io_threads_above_compute_threads() {
             assert_eq!(t.1, SCHED_OTHER, "{threads:?}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_loopback_the_binary_asks_for_a_token() {
+    let models = repo().join("models");
+    // No token, 0.0.0.0: the daemon refuses to start, saying what to do.
+    let refused = run(
+        None,
+        &[
+            "serve".as_ref(),
+            "--listen".as_ref(),
+            "0.0.0.0:0".as_ref(),
+            "--models".as_ref(),
+            models.as_os_str(),
+        ],
+        &[("RUST_LOG", "warn")],
+        Duration::from_secs(60),
+    );
+    assert!(!refused.status.success(), "refused: {:?}", refused.status);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--token-file"), "{said}");
+    assert!(said.contains("--insecure-no-auth"), "{said}");
+
+    // With a token file: it starts, and only the token opens a session.
+    let dir = std::env::temp_dir().join(format!("fourstock-serve-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, "s3cret-for-the-ladder\n").unwrap();
+    let (_daemon, addr) = start_daemon_on(
+        "0.0.0.0:0",
+        &models,
+        &["--token-file", file.to_str().unwrap()],
+    );
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()));
+    within_timeout(async {
+        let mut client = TestClient::connect(addr).await;
+        client
+            .send(&fourstock_proto::ClientMessage::Hello(
+                fourstock_tests::client::hello(&[(1, FOX)]),
+            ))
+            .await;
+        client
+            .expect_error(fourstock_proto::ErrorCode::Unauthorized)
+            .await;
+        let mut hello = fourstock_tests::client::hello(&[(1, FOX)]);
+        hello.token = Some("s3cret-for-the-ladder".into());
+        let mut client = TestClient::connect(addr).await;
+        client.hello(hello).await;
+        for f in frames(-123, -113) {
+            assert_eq!(client.frame(&f).await.frame, f.frame);
+        }
+    })
+    .await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }

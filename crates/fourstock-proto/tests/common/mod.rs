@@ -22,10 +22,14 @@ pub const YOSHIS_STORY: u16 = 8;
 /// A player name in the sample slippi-ai model's name map.
 pub const PLAYER_NAME: &str = "Diamond Player";
 
+/// The shared secret the sample Hello carries.
+pub const TOKEN: &str = "ladder-secret";
+
 pub fn hello() -> Hello {
     Hello {
         magic: MAGIC,
         version: PROTOCOL_VERSION,
+        token: Some(TOKEN.into()),
         ports: vec![
             PortRequest {
                 port: 1,

@@ -29,8 +29,18 @@ impl Drop for Daemon {
 /// `args` besides, and returns it with its address, read from the
 /// "listening" log line.
 pub fn start_daemon(models: &Path, args: &[&str]) -> (Daemon, std::net::SocketAddr) {
+    start_daemon_on("127.0.0.1:0", models, args)
+}
+
+/// [`start_daemon`] listening on `listen`; the address returned is the one
+/// the daemon logs.
+pub fn start_daemon_on(
+    listen: &str,
+    models: &Path,
+    args: &[&str],
+) -> (Daemon, std::net::SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fourstock"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--models"])
+        .args(["serve", "--listen", listen, "--models"])
         .arg(models)
         .args(args)
         .env("RUST_LOG", "info")
