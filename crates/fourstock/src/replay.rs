@@ -2,7 +2,6 @@
 //! daemon frame by frame, checks every reply, and prints a summary per game.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -12,16 +11,26 @@ use serde::Serialize;
 use fourstock_client::hello;
 use fourstock_proto::Hello;
 
-use crate::stream::{port_requests, stream_game, Pacing};
+use crate::stream::{connect, port_requests, stream_game, Pacing};
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
     /// Replays (.slp) to stream, one game each.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// The daemon's address.
+    /// The daemon's address, HOST:PORT (a name such as a compose
+    /// service's, or an IP address).
     #[arg(long, default_value = "127.0.0.1:4848")]
-    connect: SocketAddr,
+    connect: String,
+    /// Keep trying to reach the daemon for this many seconds before the
+    /// first game, for a client started beside its daemon.
+    #[arg(long, default_value_t = 0)]
+    wait_secs: u64,
+    /// Fail a game whose count of frames with a reset differs from the
+    /// replay's: one at the start and one per stock lost (the default
+    /// reset rule).
+    #[arg(long)]
+    expect_resets: bool,
     /// Ports the daemon controls (1 to 4); repeat or comma-separate.
     /// Default: every player in the game.
     #[arg(long = "port", value_delimiter = ',')]
@@ -92,6 +101,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     } else {
         Pacing::RealTime
     };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait_secs);
     let mut failed = 0usize;
     let total = args.files.len();
     for (i, path) in args.files.iter().enumerate() {
@@ -111,9 +121,17 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 token: token.clone(),
                 ..hello(ports)
             };
-            let report = stream_game(args.connect, &replay.messages, hello, pacing, out.is_some())
+            let link = connect(&args.connect, deadline).await?;
+            let report = stream_game(link, &replay.messages, hello, pacing, out.is_some())
                 .await
                 .with_context(|| format!("streaming {name}"))?;
+            let resets_expected = replay.summary.expected_resets() as u64;
+            if args.expect_resets && report.resets != resets_expected {
+                anyhow::bail!(
+                    "{name}: {} frames with a reset, expected {resets_expected}",
+                    report.resets
+                );
+            }
             if let Some(out) = out.as_mut() {
                 for reply in &report.replies {
                     for output in &reply.outputs {
@@ -132,7 +150,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 file: name.clone(),
                 frames: report.frames,
                 resets_reported: report.resets,
-                resets_expected: replay.summary.expected_resets() as u64,
+                resets_expected,
                 late: report.late,
                 frames_per_second: report.frames as f64 / seconds,
                 round_trip_us_p50: report.round_trip_us.value_at_percentile(50.0),

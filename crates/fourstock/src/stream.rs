@@ -2,7 +2,6 @@
 //! reply: the frame number is echoed, and there is exactly one reply per
 //! frame. Used by `fourstock replay`.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -68,16 +67,38 @@ pub fn port_requests(
         .collect()
 }
 
-/// Streams one game's messages (MatchStart, frames, MatchEnd) on a fresh
-/// connection that opens with `hello`.
+/// Connects to the daemon at `target` (`HOST:PORT`, a name such as a
+/// compose service's or an address), trying again every 250 ms until
+/// `deadline` while the name does not resolve or nothing listens yet: a
+/// client started beside its daemon waits for it.
+pub async fn connect(target: &str, deadline: Instant) -> anyhow::Result<Client> {
+    loop {
+        let attempt = async {
+            let addr = tokio::net::lookup_host(target)
+                .await
+                .with_context(|| format!("resolving {target}"))?
+                .next()
+                .with_context(|| format!("{target} resolves to no address"))?;
+            Client::connect(addr).await.map_err(anyhow::Error::from)
+        };
+        match attempt.await {
+            Ok(client) => return Ok(client),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Streams one game's messages (MatchStart, frames, MatchEnd) on `link`,
+/// a fresh connection, opening with `hello`.
 pub async fn stream_game(
-    addr: SocketAddr,
+    mut link: Client,
     messages: &[ClientMessage],
     hello: Hello,
     pacing: Pacing,
     keep_replies: bool,
 ) -> anyhow::Result<GameReport> {
-    let (mut link, welcome) = Client::handshake(addr, hello).await?;
+    let welcome = link.hello(hello).await?;
     let mut report = GameReport {
         frames: 0,
         resets: 0,

@@ -273,3 +273,69 @@ async fn beyond_loopback_the_binary_asks_for_a_token() {
     .await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn replay_reaches_a_daemon_by_name_and_checks_its_resets() {
+    let replays = std::env::var_os("FOURSTOCK_REPLAYS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/replays"));
+    let game = replays.join(
+        "Walnut356_py-slippi_Modern_Replays_FITZ_433_Fox_vs_NUT_356_Falco_on_FoD_-_12-21-22_11.38pm.slp",
+    );
+    if !game.is_file() {
+        println!("SKIP: replay --expect-resets: {} not found", game.display());
+        return;
+    }
+    // The shipped models reset at every stock loss: the counts agree.
+    let (_daemon, addr) = start_daemon(&repo().join("models"), &[]);
+    let target = format!("localhost:{}", addr.port());
+    let args = |target: &str| {
+        vec![
+            "replay".into(),
+            "--connect".into(),
+            target.into(),
+            "--expect-resets".into(),
+            "--fast".into(),
+            "--json".into(),
+            game.clone().into_os_string(),
+        ]
+    };
+    let streamed = run_args(&args(&target));
+    assert!(streamed.status.success(), "{streamed:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&streamed.stdout).expect("one JSON summary");
+    assert_eq!(summary["resets_reported"], summary["resets_expected"]);
+    assert!(
+        summary["resets_expected"].as_u64().unwrap() > 1,
+        "{summary}"
+    );
+
+    // A model that resets only at a new match: --expect-resets fails the game.
+    let models = std::env::temp_dir().join(format!("fourstock-resets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&models);
+    let model = models.join("match-only");
+    std::fs::create_dir_all(&model).unwrap();
+    let shipped = repo().join("models/generic-lstm");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shipped.join("config.json")).unwrap()).unwrap();
+    config["name"] = "match-only".into();
+    config["reset"]["stock_loss"] = false.into();
+    std::fs::write(model.join("config.json"), config.to_string()).unwrap();
+    std::fs::copy(
+        shipped.join("model.safetensors"),
+        model.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(models.join("index.json"), r#"{"default": "match-only"}"#).unwrap();
+    let (_daemon, addr) = start_daemon(&models, &[]);
+    let streamed = run_args(&args(&addr.to_string()));
+    assert!(!streamed.status.success(), "{streamed:?}");
+    let said = String::from_utf8_lossy(&streamed.stdout);
+    assert!(said.contains("with a reset, expected"), "{said}");
+    std::fs::remove_dir_all(&models).unwrap();
+}
+
+fn run_args(args: &[std::ffi::OsString]) -> std::process::Output {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    fourstock(&args, Duration::from_secs(120))
+}
