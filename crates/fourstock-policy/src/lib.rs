@@ -13,14 +13,17 @@
 //! (which frames step, re-send or reset), [`registry`] (the models folder,
 //! the [`Family`] trait and the choice of a model for a port),
 //! [`model_dir`] (a model folder's `config.json`, read and written the one
-//! way every family does).
+//! way every family does), [`cores`] (how many cores a front end's threads
+//! default to).
 
+pub mod cores;
 pub mod lifecycle;
 pub mod model_dir;
 pub mod policy;
 pub mod registry;
 pub mod reset;
 
+pub use cores::{CoreSource, Cores};
 pub use lifecycle::{Lifecycle, Stocks, Verdict};
 pub use model_dir::ConfigError;
 pub use policy::{PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, StepRequest};

@@ -79,7 +79,9 @@ impl Default for ServerConfig {
     }
 }
 
-/// The cores this process may run on.
+/// The cores this process may use: the arena's `UMI_CORES` if set, else
+/// the CPU limit (affinity and cgroup quota), else 1; see
+/// [`fourstock_policy::cores`].
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    fourstock_policy::cores::cores().count
 }
