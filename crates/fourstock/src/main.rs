@@ -4,6 +4,7 @@ mod bench;
 mod cpu;
 mod eval;
 mod families;
+mod health;
 mod import;
 mod init_model;
 mod inspect;
@@ -20,11 +21,13 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "fourstock",
     version,
-    about = "Serve recurrent Melee policies, one frame at a time."
+    about = "Serve recurrent Melee policies, one frame at a time.",
+    after_help = "With no command: `umi` when UMI_SOCKET is set (as an arena runs a bot \
+                  image), else `serve`, each configured by its environment variables."
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -47,6 +50,38 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Play as a UMI v1 bot: connect to the arena's socket and play until shutdown.
     Umi(umi::UmiArgs),
+    /// Ask a running daemon's or bot's metrics endpoint for /healthz; exit 0 if it says ok.
+    Health(health::HealthArgs),
+}
+
+/// The command a bare `fourstock` runs, as a container's entrypoint does:
+/// the UMI bot when an arena has set `UMI_SOCKET`, else the daemon. Its
+/// settings come from the environment (`UMI_SOCKET`, `FOURSTOCK_LISTEN`,
+/// `FOURSTOCK_MODELS`, ...), as clap reads them for an explicit command.
+fn default_command(umi_socket: Option<&std::ffi::OsStr>) -> Command {
+    match Cli::parse_from(["fourstock", default_command_name(umi_socket)]).command {
+        Some(command) => command,
+        None => unreachable!("a command was named"),
+    }
+}
+
+fn default_command_name(umi_socket: Option<&std::ffi::OsStr>) -> &'static str {
+    match umi_socket {
+        Some(path) if !path.is_empty() => "umi",
+        _ => "serve",
+    }
+}
+
+/// Says how many cores the thread counts default to, and why.
+fn log_cores() {
+    let cores = fourstock_policy::cores::cores();
+    if let Some(bad) = &cores.rejected {
+        tracing::warn!(
+            "ignoring {}={bad:?}: not a positive whole number",
+            fourstock_policy::cores::UMI_CORES
+        );
+    }
+    tracing::info!("cores: {}, from {}", cores.count, cores.source);
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,7 +100,13 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match Cli::parse().command {
+    let command = Cli::parse()
+        .command
+        .unwrap_or_else(|| default_command(std::env::var_os("UMI_SOCKET").as_deref()));
+    if matches!(command, Command::Serve(_) | Command::Umi(_)) {
+        log_cores();
+    }
+    match command {
         Command::Serve(args) => serve::run(args),
         Command::InitModel(args) => init_model::run(args),
         Command::Import(args) => import::run(args),
@@ -75,5 +116,38 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Umi(args) => umi::run(args),
+        Command::Health(args) => health::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bare_fourstock_names_no_command() {
+        assert!(Cli::try_parse_from(["fourstock"])
+            .unwrap()
+            .command
+            .is_none());
+        let health = Cli::try_parse_from(["fourstock", "health", "--addr", "127.0.0.1:1"]);
+        assert!(matches!(health.unwrap().command, Some(Command::Health(_))));
+    }
+
+    #[test]
+    fn a_bare_fourstock_is_the_bot_only_with_a_socket() {
+        assert_eq!(
+            default_command_name(Some(OsStr::new("/run/umi/umi.sock"))),
+            "umi"
+        );
+        assert_eq!(default_command_name(Some(OsStr::new(""))), "serve");
+        assert_eq!(default_command_name(None), "serve");
     }
 }

@@ -14,6 +14,23 @@ fn default_bot() -> Arena {
     Arena::start(&["--models", models.to_str().unwrap()], &[])
 }
 
+/// The arena runs a bot image with no command and `UMI_SOCKET` set: a bare
+/// `fourstock` is then the bot, configured by its environment.
+#[test]
+fn a_bare_fourstock_plays_umi_when_umi_socket_is_set() {
+    let models = Arena::models();
+    let mut arena = Arena::start_bare(&[
+        ("FOURSTOCK_MODELS", models.to_str().unwrap()),
+        ("UMI_CORES", "3"),
+    ]);
+    let hello = arena.handshake(&Welcome::new(6, 8, 2));
+    assert_eq!(hello.umi.as_deref(), Some("1.0"));
+    arena.send(&Tagged { t: "shutdown" });
+    assert_eq!(arena.wait().code(), Some(0), "a clean exit on shutdown");
+    let log = arena.log.lock().unwrap().join("\n");
+    assert!(log.contains("cores: 3, from UMI_CORES"), "{log}");
+}
+
 #[test]
 fn a_session_plays_from_hello_to_shutdown() {
     let mut arena = default_bot();

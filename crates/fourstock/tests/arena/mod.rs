@@ -149,6 +149,16 @@ pub struct Arena {
 impl Arena {
     /// Starts `fourstock umi ARGS` against a fresh socket and accepts it.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Arena {
+        Arena::launch(&["umi"], args, env)
+    }
+
+    /// Starts a bare `fourstock`, as a container's entrypoint does, with
+    /// `UMI_SOCKET` set to a fresh socket, and accepts it.
+    pub fn start_bare(env: &[(&str, &str)]) -> Arena {
+        Arena::launch(&[], &[], env)
+    }
+
+    fn launch(command_name: &[&str], args: &[&str], env: &[(&str, &str)]) -> Arena {
         static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let folder = std::env::temp_dir().join(format!("fourstock-umi-{}-{n}", std::process::id()));
@@ -158,7 +168,7 @@ impl Arena {
         let listener = UnixListener::bind(&socket).expect("bind the arena socket");
         let mut command = Command::new(env!("CARGO_BIN_EXE_fourstock"));
         command
-            .arg("umi")
+            .args(command_name)
             .args(args)
             .env("UMI_SOCKET", &socket)
             .env("NO_COLOR", "1")
