@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Runs umi-conform --realtime on the release binary for one models folder
-and holds its report to this project's bar: 0 warnings, and no failure but
-the determinism line.
+"""Runs umi-conform --realtime on the release binary for one models folder,
+or on a container image as the arena runs it, and holds its report to this
+project's bar: 0 warnings, and no failure but the determinism line.
 
 umi-melee 0.1.0's determinism check compares two games with consecutive
 handles, but its dummy arena picks each game's fixture stream by
@@ -17,6 +17,7 @@ and both reports are printed with their steal. Any other failure, or a
 real-time failure on a quiet machine, fails at once.
 
     umi_conform.py UMI_CONFORM BINARY MODELS_DIR
+    umi_conform.py UMI_CONFORM --image IMAGE
 """
 import re
 import subprocess
@@ -33,11 +34,11 @@ def cpu_times():
     return fields[7], sum(fields[:8])
 
 
-def conform(conform_bin, binary, models):
-    """One umi-conform run: (problems, failed checks, steal share, report)."""
-    cmd = f"{binary} umi --models {models}"
+def conform(conform_bin, target):
+    """One umi-conform run on target (its --cmd or --image arguments):
+    (problems, failed checks, steal share, report)."""
     steal0, total0 = cpu_times()
-    run = subprocess.run([conform_bin, "--cmd", cmd, "--realtime"], capture_output=True,
+    run = subprocess.run([conform_bin, *target, "--realtime"], capture_output=True,
                          text=True, timeout=TIMEOUT_S)
     steal1, total1 = cpu_times()
     steal = (steal1 - steal0) / max(1, total1 - total0)
@@ -59,15 +60,19 @@ def conform(conform_bin, binary, models):
 
 
 def main(conform_bin, binary, models):
-    problems, extra, steal, summary, stderr = conform(conform_bin, binary, models)
+    if binary == "--image":
+        target, what = ["--image", models], f"image {models}"
+    else:
+        target, what = ["--cmd", f"{binary} umi --models {models}"], models
+    problems, extra, steal, summary, stderr = conform(conform_bin, target)
     if extra == ["real time"] and len(problems) == 1 and steal > STEAL_RETRY:
-        print(f"umi-conform on {models}: real time failed with {steal:.1%} steal; once more")
-        problems, extra, steal, summary, stderr = conform(conform_bin, binary, models)
+        print(f"umi-conform on {what}: real time failed with {steal:.1%} steal; once more")
+        problems, extra, steal, summary, stderr = conform(conform_bin, target)
     if problems:
-        print(f"umi-conform on {models}: " + "; ".join(problems) + "\n" + stderr, file=sys.stderr)
+        print(f"umi-conform on {what}: " + "; ".join(problems) + "\n" + stderr, file=sys.stderr)
         return 1
     note = " (determinism: the umi-melee 0.1.0 bug, see the README)" if summary.group(3) != "0" else ""
-    print(f"umi-conform on {models}: {summary.group(0)}{note}")
+    print(f"umi-conform on {what}: {summary.group(0)}{note}")
     return 0
 
 
