@@ -45,10 +45,10 @@ fn get_healthz(addr: SocketAddr, timeout: Duration) -> anyhow::Result<Vec<u8>> {
             .ok_or_else(|| anyhow::anyhow!("no answer within {timeout:?}"))
     };
     stream.set_write_timeout(Some(left(deadline)?))?;
-    write!(
-        stream,
-        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: a request in pieces can meet a reply (and a close) between
+    // them.
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut reply = Vec::new();
     let mut limited = (&mut stream).take(MAX_REPLY);
     let mut chunk = [0u8; 1024];
@@ -134,11 +134,15 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (mut peer, _) = listener.accept().unwrap();
-            let mut request = [0u8; 256];
-            let n = peer.read(&mut request).unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") {
+                peer.read_exact(&mut byte).unwrap();
+                request.push(byte[0]);
+            }
             peer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n")
                 .unwrap();
-            String::from_utf8_lossy(&request[..n]).into_owned()
+            String::from_utf8(request).unwrap()
         });
         let reply = get_healthz(addr, Duration::from_secs(5)).unwrap();
         assert!(check_reply(&reply).is_ok());
