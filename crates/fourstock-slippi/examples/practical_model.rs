@@ -18,6 +18,9 @@ const USAGE: &str = "usage: practical_model DIR [--weights f32|f16]";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (dir, precision) = match args.as_slice() {
+        // A flag is never a folder: `practical_model --help` once wrote a
+        // 41 MB folder named `--help` into the checkout.
+        [dir, ..] if dir.starts_with('-') => return Err(USAGE.into()),
         [dir] => (dir, Precision::F32),
         [dir, flag, precision] if flag == "--weights" => (
             dir,
