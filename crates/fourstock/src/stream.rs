@@ -67,6 +67,9 @@ pub fn port_requests(
         .collect()
 }
 
+/// The longest one connection attempt may take.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(5);
+
 /// Connects to the daemon at `target` (`HOST:PORT`, a name such as a
 /// compose service's or an address), trying again every 250 ms until
 /// `deadline` while the name does not resolve or nothing listens yet: a
@@ -80,6 +83,16 @@ pub async fn connect(target: &str, deadline: Instant) -> anyhow::Result<Client> 
                 .next()
                 .with_context(|| format!("{target} resolves to no address"))?;
             Client::connect(addr).await.map_err(anyhow::Error::from)
+        };
+        // An address that drops SYNs would hold one attempt for minutes.
+        let attempt = async {
+            tokio::time::timeout(CONNECT_ATTEMPT, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!(
+                        "no answer from {target} within {CONNECT_ATTEMPT:?}"
+                    ))
+                })
         };
         match attempt.await {
             Ok(client) => return Ok(client),
