@@ -25,6 +25,13 @@ impl Client {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|source| ClientError::Connect { addr, source })?;
+        Client::from_stream(stream)
+    }
+
+    /// A client on a stream already connected to the daemon, for a caller
+    /// that sets its own socket options first (a small receive buffer, in
+    /// a test). Nagle's algorithm is turned off as by [`Client::connect`].
+    pub fn from_stream(stream: TcpStream) -> Result<Client, ClientError> {
         stream.set_nodelay(true)?;
         Ok(Client {
             connection: Connection::new(stream),

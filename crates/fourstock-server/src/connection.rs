@@ -3,7 +3,10 @@
 //! Reading is cancel-safe, as in mini-redis: bytes are gathered in a buffer
 //! owned by the connection, so a `read_message` dropped inside `select!`
 //! loses nothing. The length prefix is checked against the protocol's limit
-//! before the payload is awaited.
+//! before the payload is awaited. Closing lingers briefly so that a peer
+//! still sending does not turn the close into a reset (see `close`).
+
+use std::time::Duration;
 
 use bytes::BytesMut;
 use fourstock_proto::{
@@ -15,6 +18,12 @@ use tokio::net::TcpStream;
 
 /// The longest error text sent, in bytes; far below the message limit.
 pub const MAX_ERROR_TEXT: usize = 1024;
+
+/// How long a closing connection waits for the peer to close its side.
+pub const LINGER: Duration = Duration::from_millis(500);
+
+/// The most a closing connection reads and throws away while it waits.
+pub const MAX_LINGER_BYTES: usize = 1 << 20;
 
 /// Why reading a message failed.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +99,30 @@ impl Connection {
         .await
     }
 
-    /// Closes the write half so the peer sees the end of the stream.
+    /// Ends the connection so that the peer receives everything written.
+    ///
+    /// The write half is closed first, so the peer reads the last message
+    /// and then the end of the stream. What the peer still sends is read
+    /// and thrown away until it closes too, for at most [`LINGER`] and
+    /// [`MAX_LINGER_BYTES`]. A socket dropped with unread input makes the
+    /// kernel send a reset instead of the end of the stream, and a reset
+    /// throws away the replies still queued for the peer: those it had not
+    /// yet read, and the Error that says why the session ended.
     pub async fn close(&mut self) {
-        let _ = self.stream.shutdown().await;
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let stream = &mut self.stream;
+        let drain = async {
+            let mut sink = [0u8; 4096];
+            let mut discarded = 0usize;
+            while discarded <= MAX_LINGER_BYTES {
+                match stream.read(&mut sink).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => discarded += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
     }
 }
