@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use fourstock_policy::ModelRegistry;
 use fourstock_proto::ErrorCode;
+use fourstock_telemetry::Telemetry;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::access::{Access, NoToken};
 use crate::compute::ComputePool;
@@ -36,6 +37,8 @@ pub enum ServerError {
     Listener(std::io::Error),
     #[error("starting the event loops: {0}")]
     EventLoops(std::io::Error),
+    #[error("the listener failed: {0}")]
+    Accept(std::io::Error),
 }
 
 /// Serves clients on `listener` until `shutdown` completes, then waits for
@@ -74,10 +77,7 @@ pub async fn run(
 
     let accept = async {
         loop {
-            let (stream, peer) = match accept(&listener).await {
-                Some(accepted) => accepted,
-                None => return,
-            };
+            let (stream, peer) = accept(&listener, shared.telemetry()).await?;
             let Ok(permit) = limit.clone().try_acquire_owned() else {
                 shared.count_error(ErrorCode::Busy);
                 tokio::spawn(turn_away(stream, peer));
@@ -99,10 +99,15 @@ pub async fn run(
             });
         }
     };
-    tokio::select! {
-        _ = accept => {}
-        _ = shutdown => info!("shutting down"),
-    }
+    // The accept loop ends only when the listener breaks; the sessions
+    // then end as at shutdown, and the daemon reports the failure.
+    let broken: Option<std::io::Result<()>> = tokio::select! {
+        result = accept => Some(result),
+        _ = shutdown => {
+            info!("shutting down");
+            None
+        }
+    };
     drop(notify_shutdown);
     drop(session_done);
     // Every session holds a sender; recv returns None when all have closed.
@@ -112,25 +117,88 @@ pub async fn run(
     loops.join();
     // The last reference: the compute pool joins its threads on drop.
     drop(shared);
-    Ok(())
+    match broken {
+        Some(Err(e)) => Err(ServerError::Accept(e)),
+        _ => Ok(()),
+    }
 }
 
-/// Accepts one connection, retrying transient failures with back-off
-/// (running out of file descriptors, say). `None` if the listener is broken.
-async fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+/// The longest wait between two accepts that failed for want of resources.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Accepts one connection. A failure that leaves the listener sound is
+/// retried for as long as it lasts: a connection that failed before it
+/// was accepted is skipped at once, and running out of file descriptors,
+/// socket buffers or memory backs off from 1 ms to at most
+/// [`MAX_ACCEPT_BACKOFF`] (pending connections wait in the queue, and the
+/// caller still hears shutdown). Any other failure means the listener
+/// itself is broken, and is returned.
+async fn accept(
+    listener: &TcpListener,
+    telemetry: &Telemetry,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
     let mut backoff = Duration::from_millis(1);
+    let mut failures = 0u64;
     loop {
-        match listener.accept().await {
-            Ok(accepted) => return Some(accepted),
-            Err(e) if backoff > Duration::from_secs(1) => {
-                error!("accept keeps failing, giving up: {e}");
-                return None;
-            }
-            Err(e) => {
-                warn!("accept failed, retrying in {backoff:?}: {e}");
+        let e = match listener.accept().await {
+            Ok(accepted) => return Ok(accepted),
+            Err(e) => e,
+        };
+        telemetry.accept_failed();
+        match AcceptFailure::of(&e) {
+            AcceptFailure::Connection => debug!("a connection failed before it was accepted: {e}"),
+            AcceptFailure::Resources => {
+                failures += 1;
+                // Every failure while backing off, then one a minute.
+                if backoff < MAX_ACCEPT_BACKOFF || failures.is_multiple_of(60) {
+                    warn!(failures, "accept failed, retrying in {backoff:?}: {e}");
+                }
                 tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
             }
+            AcceptFailure::Listener => {
+                error!("the listener failed: {e}");
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// What a failed `accept` says about the listener.
+#[derive(Debug, PartialEq, Eq)]
+enum AcceptFailure {
+    /// One pending connection failed (the peer gave up, a firewall said
+    /// no); the next may not. Linux reports these from `accept` and asks
+    /// callers to retry.
+    Connection,
+    /// The process or the machine is out of something a socket needs.
+    Resources,
+    /// The listening socket itself is unusable.
+    Listener,
+}
+
+impl AcceptFailure {
+    fn of(e: &std::io::Error) -> AcceptFailure {
+        match e.raw_os_error() {
+            Some(
+                libc::ECONNABORTED
+                | libc::ECONNRESET
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::EINTR
+                | libc::ETIMEDOUT
+                | libc::ENETDOWN
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::EHOSTUNREACH
+                | libc::ENONET
+                | libc::ENOPROTOOPT
+                | libc::EOPNOTSUPP,
+            ) => AcceptFailure::Connection,
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                AcceptFailure::Resources
+            }
+            _ => AcceptFailure::Listener,
         }
     }
 }
@@ -145,4 +213,28 @@ async fn turn_away(stream: TcpStream, peer: SocketAddr) {
         )
         .await;
     conn.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AcceptFailure;
+
+    fn of(code: i32) -> AcceptFailure {
+        AcceptFailure::of(&std::io::Error::from_raw_os_error(code))
+    }
+
+    #[test]
+    fn accept_failures_are_told_apart() {
+        assert_eq!(of(libc::EMFILE), AcceptFailure::Resources);
+        assert_eq!(of(libc::ENFILE), AcceptFailure::Resources);
+        assert_eq!(of(libc::ENOBUFS), AcceptFailure::Resources);
+        assert_eq!(of(libc::ECONNABORTED), AcceptFailure::Connection);
+        assert_eq!(of(libc::EPERM), AcceptFailure::Connection);
+        assert_eq!(of(libc::EBADF), AcceptFailure::Listener);
+        assert_eq!(of(libc::EINVAL), AcceptFailure::Listener);
+        assert_eq!(
+            AcceptFailure::of(&std::io::Error::other("no os error")),
+            AcceptFailure::Listener
+        );
+    }
 }

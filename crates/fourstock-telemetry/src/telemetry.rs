@@ -90,6 +90,7 @@ pub struct Telemetry {
     errors: Family<CodeLabel, Counter>,
     sessions_opened: Counter,
     sessions_closed: Counter,
+    accept_errors: Counter,
     sessions_open: Gauge,
     steps: Family<ModelLabel, Counter>,
     step_seconds: Family<ModelLabel, Histogram, fn() -> Histogram>,
@@ -141,6 +142,12 @@ impl Telemetry {
             "Sessions (or games) that ended",
             sessions_closed.clone(),
         );
+        let accept_errors = Counter::default();
+        registry.register(
+            "accept_errors",
+            "Connections the listener failed to accept (out of file descriptors, say); each is retried",
+            accept_errors.clone(),
+        );
         let sessions_open = Gauge::default();
         registry.register(
             "sessions_open",
@@ -186,6 +193,7 @@ impl Telemetry {
             errors,
             sessions_opened,
             sessions_closed,
+            accept_errors,
             sessions_open,
             steps,
             step_seconds,
@@ -245,6 +253,11 @@ impl Telemetry {
     pub fn session_closed(&self) {
         self.sessions_closed.inc();
         self.sessions_open.dec();
+    }
+
+    /// The listener failed to accept a connection.
+    pub fn accept_failed(&self) {
+        self.accept_errors.inc();
     }
 
     /// Every figure in the OpenMetrics text format, ending in `# EOF`.
