@@ -114,6 +114,37 @@ fn access(args: &ServeArgs) -> anyhow::Result<Access> {
     Ok(access)
 }
 
+/// Raises the soft limit on open files to the hard limit. Every session
+/// is a socket, and the usual soft limit of 1024 would stop the daemon
+/// short of `--max-connections` while the hard limit allows far more.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur >= limit.rlim_max {
+        return;
+    }
+    let was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+        info!(
+            "open files: soft limit raised from {was} to {}",
+            limit.rlim_max
+        );
+    } else {
+        warn!(
+            "open files: could not raise the soft limit of {was}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// The models folder to use when none is given.
 pub fn default_models_dir() -> PathBuf {
     let here = PathBuf::from("models");
@@ -125,6 +156,7 @@ pub fn default_models_dir() -> PathBuf {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let access = access(&args)?;
+    raise_fd_limit();
     let dir = args.models.unwrap_or_else(default_models_dir);
     let models = ModelRegistry::load(&dir, &crate::families::all())
         .with_context(|| format!("loading models from {}", dir.display()))?;

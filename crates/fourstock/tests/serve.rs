@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod daemon;
 
-use daemon::{fourstock, repo, run, start_daemon, start_daemon_on};
+use daemon::{fourstock, repo, run, spawn_daemon, start_daemon, start_daemon_on};
 use fourstock_tests::client::{within_timeout, TestClient};
 use fourstock_tests::fixtures::{frames, FALCO, FOX};
 
@@ -338,4 +338,47 @@ fn replay_reaches_a_daemon_by_name_and_checks_its_resets() {
 fn run_args(args: &[std::ffi::OsString]) -> std::process::Output {
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     fourstock(&args, Duration::from_secs(120))
+}
+
+/// The open-file limit of a running process, soft and hard, from /proc.
+fn open_files_limit(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    let soft = fields.next().expect("soft").to_string();
+    let hard = fields.next().expect("hard").to_string();
+    (soft, hard)
+}
+
+#[test]
+fn the_daemon_raises_its_open_file_limit_to_the_hard_limit() {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fourstock"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--models"])
+        .arg(repo().join("models"));
+    // SAFETY: the closure only calls getrlimit and setrlimit, which are
+    // async-signal-safe, between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = limit.rlim_max.min(256);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (daemon, _) = spawn_daemon(command);
+    let (soft, hard) = open_files_limit(daemon.child.id());
+    assert_eq!(soft, hard, "the soft limit was left at {soft}");
 }

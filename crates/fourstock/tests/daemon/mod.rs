@@ -39,10 +39,18 @@ pub fn start_daemon_on(
     models: &Path,
     args: &[&str],
 ) -> (Daemon, std::net::SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fourstock"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fourstock"));
+    command
         .args(["serve", "--listen", listen, "--models"])
         .arg(models)
-        .args(args)
+        .args(args);
+    spawn_daemon(command)
+}
+
+/// Starts a `fourstock serve` command the caller has set up (its limits,
+/// say) and returns it with the address it logs.
+pub fn spawn_daemon(mut command: Command) -> (Daemon, std::net::SocketAddr) {
+    let mut child = command
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
