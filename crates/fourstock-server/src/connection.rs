@@ -19,6 +19,21 @@ use tokio::net::TcpStream;
 /// The longest error text sent, in bytes; far below the message limit.
 pub const MAX_ERROR_TEXT: usize = 1024;
 
+/// `text` cut to [`MAX_ERROR_TEXT`] bytes (on a character boundary, with
+/// "..." after the cut): what the daemon sends and logs of a text that may
+/// quote the peer.
+pub(crate) fn cap_text(mut text: String) -> String {
+    if text.len() > MAX_ERROR_TEXT {
+        let mut cut = MAX_ERROR_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
+}
+
 /// How long a closing connection waits for the peer to close its side.
 pub const LINGER: Duration = Duration::from_millis(500);
 
@@ -79,22 +94,10 @@ impl Connection {
 
     /// Sends an error message; the caller closes the connection after it.
     /// The text is cut to [`MAX_ERROR_TEXT`] bytes: it may quote the peer.
-    pub async fn write_error(
-        &mut self,
-        code: ErrorCode,
-        mut message: String,
-    ) -> std::io::Result<()> {
-        if message.len() > MAX_ERROR_TEXT {
-            let mut cut = MAX_ERROR_TEXT;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str("...");
-        }
+    pub async fn write_error(&mut self, code: ErrorCode, message: String) -> std::io::Result<()> {
         self.write_message(&ServerMessage::Error(ErrorMessage {
             code: code as u16,
-            message,
+            message: cap_text(message),
         }))
         .await
     }
