@@ -26,6 +26,8 @@ pub mod reset;
 pub use cores::{CoreSource, Cores};
 pub use lifecycle::{Lifecycle, Stocks, Verdict};
 pub use model_dir::ConfigError;
-pub use policy::{PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, StepRequest};
+pub use policy::{
+    PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, StepRequest, MAX_DELAY,
+};
 pub use registry::{Family, ModelRegistry, RegistryError};
 pub use reset::{ResetCause, ResetRule};

@@ -6,7 +6,9 @@
 //! names the [`Family`] that loads the folder (fourstock's own LSTM/GRU
 //! models name none: [`UNNAMED_FAMILY`]). The registry knows families only
 //! through the trait, and only the ones its caller registers, so a front
-//! end links no family itself: the command line registers them.
+//! end links no family itself: the command line registers them. Whatever
+//! the family, a model that declares a reaction delay over
+//! [`crate::MAX_DELAY`] frames is refused at load, naming the field.
 //!
 //! A port gets the model its handshake names; else the first model (by
 //! name) whose config lists the port's character; else the default. The
@@ -20,7 +22,7 @@ use fourstock_proto::PortRequest;
 use serde::Deserialize;
 
 use crate::model_dir::{self, ConfigError};
-use crate::policy::Policy;
+use crate::policy::{Policy, MAX_DELAY};
 
 /// The family of a model whose config names none: fourstock's own.
 pub const UNNAMED_FAMILY: &str = "fourstock";
@@ -58,6 +60,13 @@ pub enum RegistryError {
     },
     #[error("model {name}: {source}")]
     Model { name: String, source: LoadError },
+    #[error("model {name}: {field} is {value}; at most {max} is allowed")]
+    OutOfRange {
+        name: String,
+        field: &'static str,
+        value: u64,
+        max: u64,
+    },
 }
 
 #[derive(Deserialize)]
@@ -134,6 +143,15 @@ impl ModelRegistry {
                     name: name.clone(),
                     source,
                 })?;
+            let delay = policy.info().delay;
+            if delay > MAX_DELAY {
+                return Err(RegistryError::OutOfRange {
+                    name,
+                    field: "delay",
+                    value: delay.into(),
+                    max: MAX_DELAY.into(),
+                });
+            }
             models.insert(name, policy);
         }
         if !models.contains_key(&index.default) {
