@@ -29,9 +29,8 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use fourstock_policy::{Policy, PolicyError, PolicyState, StepRequest};
 use fourstock_proto::{ControllerState, Frame};
+use fourstock_telemetry::ModelTable;
 use tokio::sync::oneshot;
-
-use crate::metrics::ModelFigures;
 
 /// One controlled port's part of a job.
 pub struct PortWork {
@@ -87,7 +86,7 @@ impl ComputePool {
     /// Starts `threads` workers (at least one), each batching up to
     /// `max_batch` ports per step (1: no cross-session batching) and
     /// counting each model's steps into `figures`.
-    pub fn new(threads: usize, max_batch: usize, figures: Arc<ModelFigures>) -> ComputePool {
+    pub fn new(threads: usize, max_batch: usize, figures: Arc<ModelTable>) -> ComputePool {
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let workers = (0..threads.max(1))
             .map(|i| {
@@ -124,7 +123,7 @@ impl Drop for ComputePool {
     }
 }
 
-fn work(queue: Receiver<Job>, max_batch: usize, figures: &ModelFigures) {
+fn work(queue: Receiver<Job>, max_batch: usize, figures: &ModelTable) {
     let mut jobs = Vec::new();
     while let Ok(first) = queue.recv() {
         let mut ports = first.ports.len();
@@ -147,7 +146,7 @@ fn work(queue: Receiver<Job>, max_batch: usize, figures: &ModelFigures) {
 /// and fills each job's outputs (or the failure that stopped its policy).
 /// Each call counts into its model's `figures`. The compute threads and the
 /// event loops' inline steps both use it.
-pub(crate) fn step(jobs: &mut [Job], figures: &ModelFigures) {
+pub(crate) fn step(jobs: &mut [Job], figures: &ModelTable) {
     for job in jobs.iter_mut() {
         job.outputs = Some(Ok(vec![ControllerState::NEUTRAL; job.ports.len()]));
     }
@@ -167,7 +166,7 @@ pub(crate) fn step(jobs: &mut [Job], figures: &ModelFigures) {
         let stepped = run_policy(&policy, jobs, &members);
         if stepped.is_ok() {
             figures
-                .of(&policy)
+                .of(&policy.info().name)
                 .stepped(members.len(), started.elapsed());
         }
         match stepped {
@@ -310,10 +309,10 @@ mod tests {
                 .enumerate()
                 .map(|(s, ports)| job(Arc::new(frame(n * 7 + s as i32)), ports))
                 .collect();
-            step(&mut jobs, &ModelFigures::none());
+            step(&mut jobs, &ModelTable::none());
             for (s, together) in jobs.into_iter().enumerate() {
                 let mut single = [job(together.frame.clone(), std::mem::take(&mut alone[s]))];
-                step(&mut single, &ModelFigures::none());
+                step(&mut single, &ModelTable::none());
                 let solo = single[0].outputs.take().unwrap().unwrap();
                 assert_eq!(
                     together.outputs.unwrap().unwrap(),

@@ -1,57 +1,11 @@
 //! Per-session counters and the latency histogram behind the summary line
-//! a session logs when it ends, and the Prometheus figures of each model
-//! served ([`ModelFigures`]); the daemon-wide figures are
+//! a session logs when it ends; what an operator scrapes is
 //! [`fourstock_telemetry::Telemetry`]'s.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
-use fourstock_policy::{ModelRegistry, Policy};
-use fourstock_telemetry::{ModelTelemetry, Telemetry};
 use hdrhistogram::Histogram;
-
-/// Each served model's step figures, registered once at start-up and
-/// found by the policy a step runs, so a step builds no label.
-pub struct ModelFigures {
-    by_policy: Vec<(Arc<dyn Policy>, ModelTelemetry)>,
-    /// For a policy not in the registry (none is).
-    detached: ModelTelemetry,
-}
-
-impl ModelFigures {
-    /// Registers every model of `models`, with its parameter count.
-    pub fn register(models: &ModelRegistry, telemetry: &Telemetry) -> ModelFigures {
-        let by_policy = models
-            .names()
-            .into_iter()
-            .filter_map(|name| models.get(name))
-            .map(|policy| {
-                let figures = telemetry.model(&policy.info().name, policy.parameters());
-                (policy.clone(), figures)
-            })
-            .collect();
-        ModelFigures {
-            by_policy,
-            detached: ModelTelemetry::detached(),
-        }
-    }
-
-    /// Figures that go nowhere, for steps outside a daemon (tests).
-    pub fn none() -> ModelFigures {
-        ModelFigures {
-            by_policy: Vec::new(),
-            detached: ModelTelemetry::detached(),
-        }
-    }
-
-    pub fn of(&self, policy: &Arc<dyn Policy>) -> &ModelTelemetry {
-        self.by_policy
-            .iter()
-            .find(|(p, _)| Arc::ptr_eq(p, policy))
-            .map_or(&self.detached, |(_, figures)| figures)
-    }
-}
 
 /// What one session did.
 pub struct SessionMetrics {

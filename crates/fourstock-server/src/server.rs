@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use fourstock_policy::ModelRegistry;
 use fourstock_proto::ErrorCode;
-use fourstock_telemetry::Telemetry;
+use fourstock_telemetry::{ModelTable, Telemetry};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tracing::{debug, error, info, warn};
@@ -23,7 +23,6 @@ use crate::compute::ComputePool;
 use crate::config::ServerConfig;
 use crate::connection::Connection;
 use crate::event_loop::{Arrival, EventLoops};
-use crate::metrics::ModelFigures;
 use crate::placement::Placements;
 use crate::shared::Shared;
 use crate::shutdown::Shutdown;
@@ -57,7 +56,14 @@ pub async fn run(
               anyone who can reach this address can use the daemon");
     }
     let limit = Arc::new(Semaphore::new(config.max_connections));
-    let figures = Arc::new(ModelFigures::register(&models, &config.telemetry));
+    let figures = Arc::new(ModelTable::register(
+        &config.telemetry,
+        models
+            .names()
+            .into_iter()
+            .filter_map(|name| models.get(name))
+            .map(|policy| (policy.info().name.as_str(), policy.parameters())),
+    ));
     let shared = Arc::new(Shared {
         compute: ComputePool::new(config.compute_threads, config.max_batch, figures.clone()),
         placements: Placements::decide(&models, config.budget, config.inline_steps),

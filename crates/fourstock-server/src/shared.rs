@@ -9,11 +9,10 @@ use fourstock_policy::ModelRegistry;
 use std::sync::Arc;
 
 use fourstock_proto::ErrorCode;
-use fourstock_telemetry::Telemetry;
+use fourstock_telemetry::{ModelTable, Telemetry};
 
 use crate::compute::ComputePool;
 use crate::config::ServerConfig;
-use crate::metrics::ModelFigures;
 use crate::placement::Placements;
 
 pub(crate) struct Shared {
@@ -22,7 +21,7 @@ pub(crate) struct Shared {
     pub(crate) placements: Placements,
     pub(crate) compute: ComputePool,
     /// Each model's step figures; the rest are `config.telemetry`'s.
-    pub(crate) figures: Arc<ModelFigures>,
+    pub(crate) figures: Arc<ModelTable>,
 }
 
 impl Shared {

@@ -8,11 +8,12 @@
 //! are plain names a front end hands in.
 //!
 //! Files: [`telemetry`] (the figures, registered once at start-up, with
-//! handles resolved up front so the per-frame cost is a few atomic adds)
+//! handles resolved up front so the per-frame cost is a few atomic adds;
+//! [`ModelTable`] finds a model's by name)
 //! and [`endpoint`] (`/metrics` and `/healthz` over hyper).
 
 pub mod endpoint;
 pub mod telemetry;
 
 pub use endpoint::serve;
-pub use telemetry::{ModelTelemetry, ReplyKind, ResetKind, Telemetry};
+pub use telemetry::{ModelTable, ModelTelemetry, ReplyKind, ResetKind, Telemetry};

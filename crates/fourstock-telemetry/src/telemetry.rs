@@ -78,6 +78,45 @@ impl ModelTelemetry {
     }
 }
 
+/// Every served model's [`ModelTelemetry`], registered once at start-up
+/// and found by model name when a policy steps, so a step builds no label
+/// and takes no lock. A name never registered counts into nothing scraped.
+#[derive(Debug, Default)]
+pub struct ModelTable {
+    by_name: Vec<(String, ModelTelemetry)>,
+    detached: ModelTelemetry,
+}
+
+impl ModelTable {
+    /// Registers each model, as (name, parameter count if known).
+    pub fn register<'a>(
+        telemetry: &Telemetry,
+        models: impl IntoIterator<Item = (&'a str, Option<u64>)>,
+    ) -> ModelTable {
+        ModelTable {
+            by_name: models
+                .into_iter()
+                .map(|(name, parameters)| (name.to_string(), telemetry.model(name, parameters)))
+                .collect(),
+            detached: ModelTelemetry::detached(),
+        }
+    }
+
+    /// A table that counts into nothing scraped: for steps outside a
+    /// served session (a warmup's scratch steps, a test).
+    pub fn none() -> ModelTable {
+        ModelTable::default()
+    }
+
+    /// The figures of the model named `name`.
+    pub fn of(&self, name: &str) -> &ModelTelemetry {
+        self.by_name
+            .iter()
+            .find(|(registered, _)| registered == name)
+            .map_or(&self.detached, |(_, figures)| figures)
+    }
+}
+
 /// Every figure of one front end.
 pub struct Telemetry {
     registry: Registry,

@@ -22,10 +22,9 @@ use std::time::Instant;
 use fourstock_policy::{ModelRegistry, Policy};
 use fourstock_proto::melee;
 use fourstock_proto::validate::PORTS;
-use fourstock_telemetry::Telemetry;
+use fourstock_telemetry::{ModelTable, Telemetry};
 
 use crate::error::UmiError;
-use crate::figures::Figures;
 use crate::lane::{Job, Lane, Start};
 use crate::message::{self, ArenaMessage, EndGames, Hello, Info, NewGames, Obs, Ready, Welcome};
 use crate::outbox::Outbox;
@@ -68,7 +67,13 @@ pub fn play(
     let served = Served::new(registry, config.model.as_deref()).map_err(UmiError::Unplayable)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stream.try_clone()?);
     let outbox = Arc::new(Outbox::new(stream));
-    let figures = Arc::new(Figures::register(&served.all(), &config.telemetry));
+    let figures = Arc::new(ModelTable::register(
+        &config.telemetry,
+        served
+            .all()
+            .iter()
+            .map(|policy| (policy.info().name.as_str(), policy.parameters())),
+    ));
     let mut session = Session {
         telemetry: config.telemetry.clone(),
         figures,
@@ -99,7 +104,7 @@ pub fn play(
 struct Session<'a> {
     telemetry: Arc<Telemetry>,
     /// Each served model's step figures, shared with the lanes.
-    figures: Arc<Figures>,
+    figures: Arc<ModelTable>,
     served: &'a Served<'a>,
     outbox: Arc<Outbox>,
     lanes: Vec<Sender<Job>>,

@@ -14,10 +14,9 @@ use std::time::Instant;
 
 use fourstock_policy::{Policy, PolicyState, ResetCause, StepRequest};
 use fourstock_proto::{Frame, StageState};
-use fourstock_telemetry::{ReplyKind, ResetKind, Telemetry};
+use fourstock_telemetry::{ModelTable, ReplyKind, ResetKind, Telemetry};
 
 use crate::error::UmiError;
-use crate::figures::Figures;
 use crate::frame::{self, CTRL_WIDTH, FRAME_SIZE};
 use crate::game::Game;
 use crate::message::{Act, Obs};
@@ -57,7 +56,7 @@ pub struct Lane {
     policies: Vec<Arc<dyn Policy>>,
     seed: u64,
     telemetry: Arc<Telemetry>,
-    figures: Arc<Figures>,
+    figures: Arc<ModelTable>,
     games: HashMap<u32, Game>,
     frames: Vec<Frame>,
     ctrl: Vec<u8>,
@@ -72,7 +71,7 @@ impl Lane {
         outbox: Arc<Outbox>,
         policies: Vec<Arc<dyn Policy>>,
         seed: u64,
-        (telemetry, figures): (Arc<Telemetry>, Arc<Figures>),
+        (telemetry, figures): (Arc<Telemetry>, Arc<ModelTable>),
     ) -> Lane {
         Lane {
             index,
@@ -196,7 +195,7 @@ impl Lane {
                 &mut states,
                 &mut self.ctrl,
                 |_| 1,
-                &Figures::none(),
+                &ModelTable::none(),
             )?;
         }
         self.reply(obs.seq)
@@ -255,7 +254,7 @@ fn step_rows(
     states: &mut [PolicyState],
     ctrl: &mut [u8],
     port: impl Fn(usize) -> u8,
-    figures: &Figures,
+    figures: &ModelTable,
 ) -> Result<(), UmiError> {
     for (chunk_rows, chunk_states) in rows.chunks(CHUNK).zip(states.chunks_mut(CHUNK)) {
         let mut requests: Vec<StepRequest> = chunk_rows
@@ -275,7 +274,7 @@ fn step_rows(
                 source,
             })?;
         figures
-            .of(policy)
+            .of(&policy.info().name)
             .stepped(requests.len(), started.elapsed());
         for (&k, controller) in chunk_rows.iter().zip(&controllers) {
             let row = frame::ctrl_row(controller);

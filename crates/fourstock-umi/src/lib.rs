@@ -13,12 +13,11 @@
 //! Inside: [`wire`] frames messages, [`message`] is their msgpack, [`frame`]
 //! turns UMI's packed frames into protocol frames, `served` picks models
 //! and the `hello`, `game` is one game's state, `lane` steps a lane's
-//! games on its own thread, `outbox` is the shared writing side, `figures`
-//! holds each model's metrics, and [`bot`] runs a session.
+//! games on its own thread, `outbox` is the shared writing side, and
+//! [`bot`] runs a session.
 
 pub mod bot;
 mod error;
-mod figures;
 pub mod frame;
 mod game;
 mod lane;
