@@ -4,12 +4,11 @@
 //! unread input makes the kernel send a reset, which throws away what was
 //! still queued for the client.
 
-use std::time::Duration;
-
 use fourstock_client::{Client, ClientError};
 use fourstock_proto::{encode_client, ClientMessage, ErrorCode, ServerMessage};
 use fourstock_tests::client::{hello, within_timeout};
 use fourstock_tests::fixtures::{frame, frames, FALCO};
+use fourstock_tests::metrics::counted;
 use fourstock_tests::policies::small_lstm;
 use fourstock_tests::server::{config, TestServer};
 use tokio::net::TcpSocket;
@@ -45,13 +44,7 @@ async fn a_refused_session_delivers_every_reply_and_the_error_to_a_slow_reader()
         client.send_raw(&bytes).await.expect("write the frames");
 
         // Read nothing until the daemon has ended the session.
-        while !telemetry
-            .encode()
-            .lines()
-            .any(|line| line == "fourstock_sessions_closed_total 1")
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        counted(&telemetry, "fourstock_sessions_closed_total", 1).await;
 
         for n in 0..accepted {
             match client.read_message().await {

@@ -6,12 +6,11 @@
 //! process, which would starve any test running beside it.
 
 use std::fs::File;
-use std::time::Duration;
 
 use fourstock_client::Client;
-use fourstock_telemetry::Telemetry;
 use fourstock_tests::client::{hello, within_timeout};
 use fourstock_tests::fixtures::{frames, FALCO};
+use fourstock_tests::metrics::counted;
 use fourstock_tests::policies::small_lstm;
 use fourstock_tests::server::{config, TestServer};
 use tokio::net::TcpStream;
@@ -34,16 +33,6 @@ fn set_open_files_limit(limit: &libc::rlimit) {
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, limit) }, 0);
 }
 
-/// A counter's value in the daemon's metrics.
-fn counter(telemetry: &Telemetry, series: &str) -> u64 {
-    telemetry
-        .encode()
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_waiting_out_a_descriptor_shortage_is_served() {
     within_timeout(async {
@@ -56,9 +45,7 @@ async fn a_connection_waiting_out_a_descriptor_shortage_is_served() {
             .await
             .expect("a first session");
         drop(first);
-        while counter(&telemetry, "fourstock_sessions_closed_total") < 1 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        counted(&telemetry, "fourstock_sessions_closed_total", 1).await;
 
         // Take every descriptor the (lowered) limit allows, then free one
         // for the client's socket: the daemon has none left to accept it.
@@ -83,9 +70,7 @@ async fn a_connection_waiting_out_a_descriptor_shortage_is_served() {
 
         // More failed accepts than the old back-off allowed before it gave
         // up (eleven, about a second): the daemon keeps trying.
-        while counter(&telemetry, "fourstock_accept_errors_total") < 13 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        counted(&telemetry, "fourstock_accept_errors_total", 13).await;
         drop(taken);
         set_open_files_limit(&was);
 

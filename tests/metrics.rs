@@ -33,8 +33,7 @@ async fn get(addr: SocketAddr, path: &str) -> String {
 
 /// The value of the series that starts a line with `series`.
 fn value<'a>(text: &'a str, series: &str) -> &'a str {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+    fourstock_tests::metrics::value(text, series)
         .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
 }
 

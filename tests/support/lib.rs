@@ -1,8 +1,10 @@
 //! Shared pieces of the end-to-end tests: a daemon on an ephemeral port, a
-//! client that speaks the protocol, frames to send, and test-only policies.
+//! client that speaks the protocol, frames to send, test-only policies, and
+//! the daemon's counts as a scrape reads them.
 
 pub mod client;
 pub mod fixtures;
+pub mod metrics;
 pub mod policies;
 pub mod server;
 pub mod shared;

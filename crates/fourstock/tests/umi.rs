@@ -358,8 +358,7 @@ fn metrics_count_the_games_a_bot_plays() {
     }
     let text = scrape(addr, "/metrics");
     let value = |series: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        fourstock_tests::metrics::value(&text, series)
             .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
             .to_string()
     };
