@@ -17,7 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fourstock_policy::{ModelRegistry, Policy};
 use fourstock_proto::melee;
@@ -36,6 +36,16 @@ pub const MAX_LANES: u32 = 64;
 /// The largest delay UMI allows (the imitation leaderboard's).
 pub const MAX_DELAY: u32 = 30;
 
+/// How long the bot waits for the arena's next message before it gives
+/// up on a session. umi-conform gives a bot 300 s to get ready; an arena
+/// silent three times that long is gone, and a bot left waiting on it
+/// would hold its container forever.
+pub const ARENA_SILENCE: Duration = Duration::from_secs(900);
+
+/// How long a message may wait for the arena to read. An arena that reads
+/// nothing for this long has long since timed the bot out.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Who the bot is.
 #[derive(Clone, Debug)]
 pub struct BotConfig {
@@ -47,6 +57,23 @@ pub struct BotConfig {
     /// as the daemon does; whoever serves `/metrics` holds another
     /// reference.
     pub telemetry: Arc<Telemetry>,
+    /// How long the arena may send nothing ([`ARENA_SILENCE`]).
+    pub silence_limit: Duration,
+    /// How long a message may wait for the arena to read ([`WRITE_TIMEOUT`]).
+    pub write_timeout: Duration,
+}
+
+impl BotConfig {
+    /// A bot named `name` serving the registry, with the default limits.
+    pub fn new(name: impl Into<String>, telemetry: Arc<Telemetry>) -> BotConfig {
+        BotConfig {
+            name: name.into(),
+            model: None,
+            telemetry,
+            silence_limit: ARENA_SILENCE,
+            write_timeout: WRITE_TIMEOUT,
+        }
+    }
 }
 
 /// What the reader knows of a live game.
@@ -65,8 +92,11 @@ pub fn play(
     config: &BotConfig,
 ) -> Result<(), UmiError> {
     let served = Served::new(registry, config.model.as_deref()).map_err(UmiError::Unplayable)?;
+    // Socket options: they hold for the reader's clone as well.
+    stream.set_read_timeout(Some(config.silence_limit))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stream.try_clone()?);
-    let outbox = Arc::new(Outbox::new(stream));
+    let outbox = Arc::new(Outbox::new(stream, config.write_timeout)?);
+    let silence_limit = config.silence_limit;
     let figures = Arc::new(ModelTable::register(
         &config.telemetry,
         served
@@ -75,6 +105,7 @@ pub fn play(
             .map(|policy| (policy.info().name.as_str(), policy.parameters())),
     ));
     let mut session = Session {
+        silence_limit,
         telemetry: config.telemetry.clone(),
         figures,
         served: &served,
@@ -102,6 +133,8 @@ pub fn play(
 }
 
 struct Session<'a> {
+    /// How long a read may wait, to say so when one times out.
+    silence_limit: Duration,
     telemetry: Arc<Telemetry>,
     /// Each served model's step figures, shared with the lanes.
     figures: Arc<ModelTable>,
@@ -174,6 +207,9 @@ impl Session<'_> {
             Ok(None) => Ok(None),
             // A lane's failure shut the socket: that failure is the story.
             Err(_) if self.outbox.failed() => Ok(None),
+            Err(UmiError::Io(e)) if crate::outbox::timed_out(&e) => Err(UmiError::Stalled(
+                format!("sent nothing for {} s", self.silence_limit.as_secs_f64()),
+            )),
             Err(e) => Err(e),
         }
     }

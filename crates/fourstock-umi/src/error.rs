@@ -41,6 +41,9 @@ pub enum UmiError {
     /// A step failed inside a model.
     #[error("model {model}: {source}")]
     Policy { model: String, source: PolicyError },
+    /// The arena sent nothing, or read nothing, for too long.
+    #[error("the arena {0}")]
+    Stalled(String),
     /// A bug: a lane's thread panicked.
     #[error("lane {lane} stopped: {reason}")]
     Internal { lane: u32, reason: String },
@@ -61,6 +64,7 @@ impl UmiError {
             UmiError::BadFrame(_) => "bad_frame",
             UmiError::Unplayable(_) => "unplayable",
             UmiError::Policy { .. } => "model",
+            UmiError::Stalled(_) => "stalled",
             UmiError::Internal { .. } => "internal",
         }
     }

@@ -5,11 +5,14 @@
 //! replies never interleave. The first failure, from the reader or from a
 //! lane, is kept, reported to the arena as an `error` message, and ends the
 //! session: the socket is shut down, which wakes a reader blocked on it.
+//! Writes wait at most the write timeout, so an arena that stops reading
+//! ends the session instead of leaving every lane blocked on the lock.
 
 use std::io::Write;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -20,14 +23,26 @@ use crate::wire;
 pub struct Outbox {
     stream: Mutex<UnixStream>,
     failure: Mutex<Option<UmiError>>,
+    write_timeout: Duration,
+}
+
+/// Whether a socket error is a timeout set on the socket running out.
+pub(crate) fn timed_out(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 impl Outbox {
-    pub fn new(stream: UnixStream) -> Outbox {
-        Outbox {
+    /// Writes to `stream`, each message within `write_timeout`.
+    pub fn new(stream: UnixStream, write_timeout: Duration) -> std::io::Result<Outbox> {
+        stream.set_write_timeout(Some(write_timeout))?;
+        Ok(Outbox {
             stream: Mutex::new(stream),
             failure: Mutex::new(None),
-        }
+            write_timeout,
+        })
     }
 
     /// Encodes `message` with the caller's buffers and writes it.
@@ -39,8 +54,14 @@ impl Outbox {
     ) -> Result<(), UmiError> {
         message::encode(message, body);
         let mut stream = self.stream.lock().unwrap_or_else(|e| e.into_inner());
-        wire::write_message(&mut *stream, body, scratch)?;
-        Ok(())
+        match wire::write_message(&mut *stream, body, scratch) {
+            Ok(()) => Ok(()),
+            Err(e) if timed_out(&e) => Err(UmiError::Stalled(format!(
+                "read nothing for {} s",
+                self.write_timeout.as_secs_f64()
+            ))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Ends the session with `error`, unless another failure came first:

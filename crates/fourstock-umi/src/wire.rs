@@ -12,22 +12,38 @@ use crate::error::UmiError;
 pub const MAX_MESSAGE: u32 = 64 << 20;
 
 /// Reads one message body; `Ok(None)` when the peer closed the stream
-/// cleanly between messages.
+/// cleanly between messages. A stream that ends inside a message, even
+/// inside its length, is an error. The body grows as its bytes arrive, so
+/// a length that lies costs no more memory than the bytes actually sent.
 pub fn read_message(reader: &mut impl Read, body: &mut Vec<u8>) -> Result<Option<()>, UmiError> {
     let mut prefix = [0u8; 4];
-    match reader.read_exact(&mut prefix) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let mut got = 0;
+    while got < prefix.len() {
+        match reader.read(&mut prefix[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(truncated(got, prefix.len()).into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let len = u32::from_le_bytes(prefix);
     if len > MAX_MESSAGE {
         return Err(UmiError::TooLarge(len));
     }
     body.clear();
-    body.resize(len as usize, 0);
-    reader.read_exact(body)?;
+    let read = reader.take(len as u64).read_to_end(body)?;
+    if read < len as usize {
+        return Err(truncated(read, len as usize).into());
+    }
     Ok(Some(()))
+}
+
+fn truncated(got: usize, expected: usize) -> std::io::Error {
+    std::io::Error::new(
+        ErrorKind::UnexpectedEof,
+        format!("the stream ended {got} bytes into a {expected}-byte part of a message"),
+    )
 }
 
 /// Writes one message: its length, then `body`, in one write.
@@ -63,6 +79,24 @@ mod tests {
         let bytes = (MAX_MESSAGE + 1).to_le_bytes();
         let err = read_message(&mut bytes.as_slice(), &mut Vec::new()).unwrap_err();
         assert!(matches!(err, UmiError::TooLarge(n) if n == MAX_MESSAGE + 1));
+    }
+
+    #[test]
+    fn a_stream_that_ends_inside_the_length_is_an_error_not_a_close() {
+        let bytes = [5u8, 0];
+        assert!(matches!(
+            read_message(&mut bytes.as_slice(), &mut Vec::new()),
+            Err(UmiError::Io(e)) if e.kind() == ErrorKind::UnexpectedEof
+        ));
+    }
+
+    #[test]
+    fn a_length_that_lies_costs_only_the_bytes_sent() {
+        let mut bytes = (60u32 << 20).to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"abc");
+        let mut body = Vec::new();
+        assert!(read_message(&mut bytes.as_slice(), &mut body).is_err());
+        assert!(body.capacity() < 1 << 20, "{} bytes held", body.capacity());
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! A model that panics mid-step is a bug, but the arena still gets an
 //! `error` naming it and the session ends with that error, never a hang.
 
+mod arena;
+
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use fourstock_policy::{
-    ModelRegistry, Policy, PolicyError, PolicyInfo, PolicyState, ResetRule, StepRequest,
-};
+use arena::{empty_state, frame, info, recv, send, Warmup, Welcome};
+use fourstock_policy::{ModelRegistry, Policy, PolicyError, PolicyInfo, PolicyState, StepRequest};
 use fourstock_proto::ControllerState;
-use fourstock_umi::frame::FRAME_SIZE;
-use fourstock_umi::{play, wire, BotConfig, UmiError};
-use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
+use fourstock_umi::{play, BotConfig, UmiError};
 
 struct Panics(PolicyInfo);
 
@@ -20,73 +18,16 @@ impl Policy for Panics {
         &self.0
     }
     fn initial_state(&self, seed: u64) -> PolicyState {
-        PolicyState {
-            tensors: Vec::new(),
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
-            name_code: None,
-            extras: None,
-        }
+        empty_state(seed)
     }
     fn step(&self, _: &mut [StepRequest<'_>]) -> Result<Vec<ControllerState>, PolicyError> {
         panic!("the model broke")
     }
 }
 
-#[derive(Serialize)]
-struct Welcome {
-    t: &'static str,
-    delay: u32,
-    max_games: u32,
-    lanes: u32,
-    warmups: u32,
-    rng_seed: u64,
-}
-
-#[derive(Serialize)]
-struct Warmup<'a> {
-    t: &'static str,
-    seq: u64,
-    lane: u32,
-    #[serde(with = "serde_bytes")]
-    games: &'a [u8],
-    #[serde(with = "serde_bytes")]
-    first: &'a [u8],
-    #[serde(with = "serde_bytes")]
-    frames: &'a [u8],
-}
-
-#[derive(Deserialize)]
-struct Reply {
-    t: String,
-    code: Option<String>,
-    msg: Option<String>,
-}
-
-fn recv(stream: &mut UnixStream) -> Reply {
-    let mut body = Vec::new();
-    wire::read_message(stream, &mut body)
-        .unwrap()
-        .expect("a message");
-    rmp_serde::from_slice(&body).unwrap()
-}
-
-fn send(stream: &mut UnixStream, message: &impl Serialize) {
-    let body = rmp_serde::to_vec_named(message).unwrap();
-    wire::write_message(stream, &body, &mut Vec::new()).unwrap();
-}
-
 #[test]
 fn a_panicking_model_is_reported_to_the_arena() {
-    let policy: Arc<dyn Policy> = Arc::new(Panics(PolicyInfo {
-        name: "panics".into(),
-        cell: "lstm".into(),
-        input_size: 1,
-        hidden_sizes: vec![1],
-        delay: 0,
-        reset: ResetRule::default(),
-        characters: Vec::new(),
-        fixed_cost: true,
-    }));
+    let policy: Arc<dyn Policy> = Arc::new(Panics(info("panics")));
     let registry = ModelRegistry::single(policy);
     let (bot, mut arena) = UnixStream::pair().unwrap();
     arena
@@ -95,11 +36,7 @@ fn a_panicking_model_is_reported_to_the_arena() {
     let telemetry = std::sync::Arc::new(fourstock_telemetry::Telemetry::new());
     let counted = telemetry.clone();
     let session = std::thread::spawn(move || {
-        let config = BotConfig {
-            name: "test".into(),
-            model: None,
-            telemetry,
-        };
+        let config = BotConfig::new("test", telemetry);
         play(bot, &registry, &config)
     });
     assert_eq!(recv(&mut arena).t, "hello");
@@ -114,9 +51,7 @@ fn a_panicking_model_is_reported_to_the_arena() {
             rng_seed: 0,
         },
     );
-    // A frame of zeros: Mario against Mario, which the bot can read.
-    let mut frame = vec![0u8; FRAME_SIZE];
-    frame[21 + 2] = 4; // a stock each
+    let frame = frame();
     send(
         &mut arena,
         &Warmup {

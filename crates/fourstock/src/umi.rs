@@ -58,9 +58,8 @@ pub fn run(args: UmiArgs) -> anyhow::Result<()> {
         serve_metrics(addr, telemetry.clone())?;
     }
     let config = BotConfig {
-        name: args.name,
         model: args.model,
-        telemetry,
+        ..BotConfig::new(args.name, telemetry)
     };
     fourstock_umi::play(stream, &models, &config)?;
     Ok(())
