@@ -197,8 +197,11 @@ impl Policy for CountingPolicy {
             .iter()
             .any(|r| self.spin_frames.contains(&r.frame.frame))
         {
-            let started = std::time::Instant::now();
-            while started.elapsed() < self.spin_for {
+            // CPU time, not wall time: the daemon judges an inline step by
+            // the CPU it took, and on a busy machine a wall-clock spin
+            // gets only part of a core.
+            let started = thread_cpu_time();
+            while thread_cpu_time() - started < self.spin_for {
                 std::hint::spin_loop();
             }
         }
@@ -290,4 +293,20 @@ pub fn write_small_slippi_model(dir: &Path, name: &str, names: &[(&str, u32)], s
     let tensors = fourstock_slippi::weights::random_tensors(&config, seed);
     fourstock_slippi::SlippiModel::write_dir(&dir.join(name), &config, &tensors)
         .expect("writing a small slippi-ai model");
+}
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to fill.
+    let failed = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0;
+    assert!(
+        !failed,
+        "CLOCK_THREAD_CPUTIME_ID: {}",
+        std::io::Error::last_os_error()
+    );
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
