@@ -55,6 +55,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -260,6 +261,7 @@ def play(args) -> int:  # pragma: no cover - needs Slippi Dolphin and an ISO
     stage = melee.Stage[args.stage]
     client = None
     in_match = False
+    said_at = time.monotonic()
     while True:
         gamestate = console.step()
         if gamestate is None:
@@ -276,10 +278,14 @@ def play(args) -> int:  # pragma: no cover - needs Slippi Dolphin and an ISO
                 in_match = True
             reply = client.send_frame(frame)
             apply_output(controller, reply.output(args.port[0]).controller)
+            said_at = time.monotonic()
         else:
-            if in_match and client is not None:
+            # A MatchEnd at the end of a game, and one a minute in long
+            # menus: the daemon ends a session silent for its idle timeout.
+            if client is not None and (in_match or time.monotonic() - said_at > 60):
                 client.match_end(int(gamestate.frame))
                 in_match = False
+                said_at = time.monotonic()
             melee.MenuHelper.menu_helper_simple(gamestate, controller, character, stage,
                                                 autostart=True, swag=False)
 

@@ -170,6 +170,7 @@ class ErrorCode(enum.IntEnum):
     BAD_HANDSHAKE = 13       # the Hello asks for something impossible (budget_us = 0,
                              # a player name the model does not offer)
     UNAUTHORIZED = 14        # the daemon asks for a token; the Hello has none, or another
+    IDLE = 15                # no message for the daemon's idle timeout
 
 
 # ----------------------------------------------------------- id helpers

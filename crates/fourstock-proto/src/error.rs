@@ -39,6 +39,8 @@ pub enum ErrorCode {
     /// The daemon asks for a token and the `Hello` carries none, or
     /// another one.
     Unauthorized = 14,
+    /// The session sent no message for the daemon's idle timeout.
+    Idle = 15,
 }
 
 impl ErrorCode {
@@ -59,6 +61,7 @@ impl ErrorCode {
             12 => Internal,
             13 => BadHandshake,
             14 => Unauthorized,
+            15 => Idle,
             _ => return None,
         })
     }
@@ -81,6 +84,7 @@ impl ErrorCode {
             Internal => "internal",
             BadHandshake => "bad_handshake",
             Unauthorized => "unauthorized",
+            Idle => "idle",
         }
     }
 }

@@ -230,7 +230,7 @@ fn run_policy(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use fourstock_proto::{PlayerFrame, StageState};
     use fourstock_recurrent::{CellKind, FeatureConfig, PolicyConfig, RecurrentPolicy};
@@ -251,7 +251,8 @@ mod tests {
         }
     }
 
-    fn policy(name: &str, cell: CellKind) -> Arc<dyn Policy> {
+    /// A small untrained LSTM or GRU policy (also for other modules' tests).
+    pub(crate) fn policy(name: &str, cell: CellKind) -> Arc<dyn Policy> {
         let config = PolicyConfig {
             name: name.into(),
             description: String::new(),

@@ -38,6 +38,13 @@ pub struct ServerConfig {
     pub seed: u64,
     /// How long a new connection may take to send its Hello.
     pub handshake_timeout: Duration,
+    /// How long a session may go without a message from its client before
+    /// it is ended with an Error; `None`: forever. Dolphin sends a frame
+    /// every 16.7 ms in a game, but nothing in the menus between games.
+    pub idle_timeout: Option<Duration>,
+    /// How long a write may wait for a client that does not read; past it
+    /// the session ends and its slot is freed.
+    pub write_timeout: Duration,
     /// Who may open a session, and so where the daemon may listen.
     pub access: Access,
     /// Runs on each event loop's thread as it starts (to raise its
@@ -72,6 +79,8 @@ impl Default for ServerConfig {
             max_batch: 1,
             seed: 0,
             handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(300)),
+            write_timeout: crate::connection::WRITE_TIMEOUT,
             access: Access::Loopback,
             on_loop_start: None,
             telemetry: Arc::new(Telemetry::new()),

@@ -77,14 +77,14 @@ impl ControlledPort {
         self.queue.clear();
     }
 
-    /// Hands the state to a compute job. Panics if a job already holds it:
-    /// a session has at most one job in flight.
-    pub fn take_work(&mut self) -> PortWork {
-        PortWork {
+    /// Hands the state to a compute job; `None` if the state is not home: a
+    /// job holds it, or it was lost with a job that never came back.
+    pub fn take_work(&mut self) -> Option<PortWork> {
+        Some(PortWork {
             policy: self.policy.clone(),
             port: self.port,
-            state: self.state.take().expect("one job in flight per session"),
-        }
+            state: self.state.take()?,
+        })
     }
 
     pub fn put_back(&mut self, work: PortWork) {
@@ -107,5 +107,29 @@ impl ControlledPort {
 
     pub fn record_sent(&mut self, controller: ControllerState) {
         self.last_sent = controller;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use fourstock_policy::ModelRegistry;
+    use fourstock_recurrent::CellKind;
+
+    use super::*;
+    use crate::compute::tests::policy;
+    use crate::placement::Placements;
+
+    #[test]
+    fn a_state_out_with_a_job_is_not_handed_out_again() {
+        let policy = policy("tiny", CellKind::Lstm);
+        let registry = ModelRegistry::single(policy.clone());
+        let placement = Placements::decide(&registry, Duration::from_millis(4), false).of(&policy);
+        let mut port = ControlledPort::new(1, policy, placement, None, 0);
+        let work = port.take_work().expect("a fresh port's state is home");
+        assert!(port.take_work().is_none(), "a job holds the state");
+        port.put_back(work);
+        assert!(port.take_work().is_some(), "the state came back");
     }
 }

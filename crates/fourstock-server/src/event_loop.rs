@@ -152,11 +152,12 @@ fn serve(
             tokio::task::spawn_local(
                 async move {
                     match tokio::net::TcpStream::from_std(stream) {
-                        Ok(stream) => handshake::serve(stream, shared, stepper, shutdown).await,
+                        Ok(stream) => {
+                            handshake::serve(stream, shared, stepper, shutdown, permit).await
+                        }
                         Err(e) => error!("registering a connection: {e}"),
                     }
                     live.fetch_sub(1, Ordering::Relaxed);
-                    drop(permit);
                     drop(done);
                 }
                 .instrument(span),

@@ -16,6 +16,7 @@ use fourstock_proto::{
     ClientMessage, ErrorCode, Hello, PortAssignment, ServerMessage, Welcome, PROTOCOL_VERSION,
 };
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info, warn};
 
 use crate::budget::Budget;
@@ -28,14 +29,22 @@ use crate::shutdown::Shutdown;
 use crate::stepper::Stepper;
 
 /// Serves one connection to its end: handshake, then the session. Never
-/// panics on anything the peer sends.
+/// panics on anything the peer sends. The connection's `slot` is given
+/// back before the session is counted closed, so a client that sees the
+/// count finds the slot free.
 pub(crate) async fn serve(
     stream: TcpStream,
     shared: Arc<Shared>,
     stepper: Rc<Stepper>,
     mut shutdown: Shutdown,
+    slot: OwnedSemaphorePermit,
 ) {
-    let mut conn = Connection::new(stream);
+    let mut conn = Connection::new(
+        stream,
+        shared.config.write_timeout,
+        shared.config.telemetry.clone(),
+    );
+    conn.watch(shutdown.subscribe());
     let hello = tokio::select! {
         read = tokio::time::timeout(shared.config.handshake_timeout, conn.read_message()) => read,
         _ = shutdown.recv() => {
@@ -85,6 +94,7 @@ pub(crate) async fn serve(
         Ok(session) => {
             shared.telemetry().session_opened();
             session.run(shutdown).await;
+            drop(slot);
             shared.telemetry().session_closed();
         }
         Err((mut conn, refusal)) => refuse(&mut conn, &shared, refusal).await,

@@ -86,7 +86,7 @@ pub async fn run(
             let (stream, peer) = accept(&listener, shared.telemetry()).await?;
             let Ok(permit) = limit.clone().try_acquire_owned() else {
                 shared.count_error(ErrorCode::Busy);
-                tokio::spawn(turn_away(stream, peer));
+                tokio::spawn(turn_away(stream, peer, shared.config.telemetry.clone()));
                 continue;
             };
             let stream = match stream.into_std() {
@@ -209,9 +209,9 @@ impl AcceptFailure {
     }
 }
 
-async fn turn_away(stream: TcpStream, peer: SocketAddr) {
+async fn turn_away(stream: TcpStream, peer: SocketAddr, telemetry: Arc<Telemetry>) {
     warn!(%peer, "at the connection limit: turning a client away");
-    let mut conn = Connection::new(stream);
+    let mut conn = Connection::new(stream, crate::connection::WRITE_TIMEOUT, telemetry);
     let _ = conn
         .write_error(
             ErrorCode::Busy,

@@ -16,6 +16,12 @@
 //! stepped. Replies leave from the front in order; the frame to step next
 //! is the first one not yet stepped, so a frame answered late by the
 //! fallback stays queued until its step is done.
+//!
+//! Nothing waits without a bound: a write waits at most the write timeout
+//! (see `connection`), a client silent for the idle timeout is ended with
+//! `Idle`, and at shutdown the session has the connection's shutdown grace
+//! to answer what it accepted, say why it ends and close, so a client that
+//! stopped reading cannot hold the daemon up.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -226,38 +232,64 @@ impl Session {
         let shutting_down = shutdown.recv();
         tokio::pin!(shutting_down);
         let mut fallback = Fallback::new();
+        let mut idle = Idle::new(self.shared.config.idle_timeout);
         loop {
             self.answer_due().await?;
-            self.submit_next();
+            self.submit_next()?;
             fallback.arm(self.waiting_until());
             tokio::select! {
                 done = wait_step(&mut self.in_flight) => self.finish_step(done)?,
                 _ = fallback.fired() => {}
                 read = self.conn.read_message() => match read {
-                    Ok(Some(message)) => self.accept(message)?,
+                    Ok(Some(message)) => {
+                        idle.heard();
+                        self.accept(message)?;
+                    }
                     Ok(None) => return Ok(None),
                     Err(error) => return Err(error.into()),
                 },
+                silent = idle.expired() => {
+                    return Err(Refusal::new(
+                        ErrorCode::Idle,
+                        format!("no message for {} s: the daemon's idle timeout", silent.as_secs()),
+                    ));
+                }
                 _ = &mut shutting_down => {
+                    self.conn.shutting_down();
                     return Ok(Some(Refusal::new(ErrorCode::ShuttingDown, "the daemon is shutting down")));
                 }
             }
         }
     }
 
-    /// Answers every accepted frame, waiting for steps or their deadlines.
+    /// Answers every accepted frame, waiting for steps or their deadlines,
+    /// and gives up at the connection's deadline once it has one.
     async fn drain(&mut self) -> Result<(), Refusal> {
         let mut fallback = Fallback::new();
         while self.answered < self.owed.len() {
             self.answer_due().await?;
-            self.submit_next();
+            self.submit_next()?;
             if self.answered == self.owed.len() {
                 break;
             }
             fallback.arm(self.waiting_until());
+            let deadline = self.conn.deadline();
+            let give_up = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 done = wait_step(&mut self.in_flight) => self.finish_step(done)?,
                 _ = fallback.fired() => {}
+                _ = give_up => {
+                    return Err(Refusal::new(
+                        ErrorCode::ShuttingDown,
+                        format!("{} frames left unanswered at the shutdown deadline",
+                                self.owed.len() - self.answered),
+                    ));
+                }
             }
         }
         Ok(())
@@ -336,9 +368,10 @@ impl Session {
     /// Submits the first unstepped frame for its step if none is in flight,
     /// resetting the ports it resets first. It steps inline only if every
     /// port's model does, in batches no larger than the smallest allows.
-    fn submit_next(&mut self) {
+    /// Fails if a port's state is gone, lost with a compute thread.
+    fn submit_next(&mut self) -> Result<(), Refusal> {
         if self.in_flight.is_some() {
-            return;
+            return Ok(());
         }
         let Some(advance) = self
             .owed
@@ -346,7 +379,7 @@ impl Session {
             .find(|owed| owed.unstepped())
             .and_then(|owed| owed.advance.as_ref())
         else {
-            return;
+            return Ok(());
         };
         for (i, port) in self.ports.iter_mut().enumerate() {
             if advance.resets.get(i) {
@@ -360,7 +393,13 @@ impl Session {
                 .ports
                 .iter_mut()
                 .map(ControlledPort::take_work)
-                .collect(),
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
+                    Refusal::new(
+                        ErrorCode::Internal,
+                        "a port's recurrent state was lost with a failed step",
+                    )
+                })?,
             outputs: None,
             done: Some(done),
         };
@@ -371,6 +410,7 @@ impl Session {
             .try_fold(usize::MAX, |rows, port| Some(rows.min(port?)));
         self.stepper.submit(job, inline_rows);
         self.in_flight = Some(receiver);
+        Ok(())
     }
 
     /// Takes a finished step back: states home, actions queued, the frame's
@@ -573,5 +613,49 @@ impl Fallback {
         }
         self.timer.as_mut().await;
         self.armed = None;
+    }
+}
+
+/// The timer that ends a session whose client has gone silent. It is set
+/// once per idle period, not moved on every message: when it fires early
+/// (the client spoke since) it is set again from the last message.
+struct Idle {
+    limit: Option<Duration>,
+    last: Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Idle {
+    fn new(limit: Option<Duration>) -> Idle {
+        let last = Instant::now();
+        let first = last + limit.unwrap_or(Duration::from_secs(3600));
+        Idle {
+            limit,
+            last,
+            timer: Box::pin(tokio::time::sleep_until(first.into())),
+        }
+    }
+
+    /// A message came.
+    fn heard(&mut self) {
+        if self.limit.is_some() {
+            self.last = Instant::now();
+        }
+    }
+
+    /// Completes, with the limit, once the client has been silent that
+    /// long; never if there is no limit.
+    async fn expired(&mut self) -> Duration {
+        let Some(limit) = self.limit else {
+            return std::future::pending().await;
+        };
+        loop {
+            self.timer.as_mut().await;
+            let due = self.last + limit;
+            if Instant::now() >= due {
+                return limit;
+            }
+            self.timer.as_mut().reset(due.into());
+        }
     }
 }

@@ -17,6 +17,19 @@ impl Shutdown {
         }
     }
 
+    /// Another listener for the same signal.
+    pub fn subscribe(&self) -> Shutdown {
+        Shutdown {
+            is_shutdown: self.is_shutdown,
+            notify: self.notify.resubscribe(),
+        }
+    }
+
+    /// Whether the signal has been received.
+    pub fn is_shutdown(&self) -> bool {
+        self.is_shutdown
+    }
+
     /// Waits for the signal; returns at once if it was already received.
     pub async fn recv(&mut self) {
         if self.is_shutdown {

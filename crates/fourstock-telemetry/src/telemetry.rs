@@ -130,6 +130,7 @@ pub struct Telemetry {
     sessions_opened: Counter,
     sessions_closed: Counter,
     accept_errors: Counter,
+    write_waits: Counter,
     sessions_open: Gauge,
     steps: Family<ModelLabel, Counter>,
     step_seconds: Family<ModelLabel, Histogram, fn() -> Histogram>,
@@ -187,6 +188,12 @@ impl Telemetry {
             "Connections the listener failed to accept (out of file descriptors, say); each is retried",
             accept_errors.clone(),
         );
+        let write_waits = Counter::default();
+        registry.register(
+            "write_waits",
+            "Messages that had to wait for a peer to read (its receive window and the send buffer were full)",
+            write_waits.clone(),
+        );
         let sessions_open = Gauge::default();
         registry.register(
             "sessions_open",
@@ -233,6 +240,7 @@ impl Telemetry {
             sessions_opened,
             sessions_closed,
             accept_errors,
+            write_waits,
             sessions_open,
             steps,
             step_seconds,
@@ -297,6 +305,11 @@ impl Telemetry {
     /// The listener failed to accept a connection.
     pub fn accept_failed(&self) {
         self.accept_errors.inc();
+    }
+
+    /// A message could not be written at once: the peer is not reading.
+    pub fn write_waited(&self) {
+        self.write_waits.inc();
     }
 
     /// Every figure in the OpenMetrics text format, ending in `# EOF`.

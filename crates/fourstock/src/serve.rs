@@ -34,6 +34,14 @@ pub struct ServeArgs {
     /// Connections served at once; more are told they are turned away.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// End a session whose client sends nothing for this many seconds
+    /// (Dolphin sends nothing in the menus between games); 0: never.
+    #[arg(long, default_value_t = 300)]
+    idle_timeout_secs: u64,
+    /// End a session whose client reads nothing for this many milliseconds
+    /// while a reply waits to be sent.
+    #[arg(long, default_value_t = 1000)]
+    write_timeout_ms: u64,
     /// Event loops: threads that read frames, step fast models inline and
     /// send replies, each serving its share of the connections (default:
     /// one per core the daemon may use).
@@ -165,6 +173,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         budget: Duration::from_micros(args.budget_us.max(1)),
         fallback: args.fallback,
         max_connections: args.max_connections.max(1),
+        idle_timeout: (args.idle_timeout_secs > 0)
+            .then(|| Duration::from_secs(args.idle_timeout_secs)),
+        write_timeout: Duration::from_millis(args.write_timeout_ms.max(1)),
         event_loops: args.event_loops.unwrap_or(defaults.event_loops).max(1),
         busy_poll: args.busy_poll,
         inline_steps: !args.no_inline_steps,
