@@ -7,6 +7,7 @@ mod families;
 mod health;
 mod import;
 mod init_model;
+mod load;
 mod inspect;
 mod replay;
 mod serve;
