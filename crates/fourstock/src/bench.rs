@@ -4,33 +4,26 @@
 //! trip p50/p99/p99.9/max, late replies, frames per second, and the
 //! daemon's CPU use, in cores and per frame. `--find-capacity` raises N
 //! until the budget breaks. `--daemon-cpus` and `--cpus` pin the daemon
-//! and the generator to chosen CPUs, so neither measures the other.
+//! and the generator to chosen CPUs, so neither measures the other; the
+//! daemon, the pinning and the games are `load`'s, shared with `soak`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
-use fourstock_client::{hello, Client};
+use fourstock_client::Client;
 use fourstock_proto::{ClientMessage, Hello, ServerMessage};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::cpu::{self, CpuList};
-use crate::stream::{port_requests, FRAME};
+use crate::load::{self, Game, LoadArgs, Target};
+use crate::stream::FRAME;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// A running daemon to load. Without it, bench starts its own
-    /// (`fourstock serve` on an ephemeral port) and measures its CPU.
-    #[arg(long)]
-    connect: Option<SocketAddr>,
-    /// The daemon's process id, to report its CPU use when --connect is given.
-    #[arg(long)]
-    daemon_pid: Option<u32>,
+    #[command(flatten)]
+    load: LoadArgs,
     /// Concurrent sessions.
     #[arg(long, default_value_t = 1)]
     sessions: usize,
@@ -40,42 +33,13 @@ pub struct BenchArgs {
     /// Send each frame as soon as the previous reply arrives, not at 60 fps.
     #[arg(long)]
     unpaced: bool,
-    /// Folder of .slp replays to stream (default $FOURSTOCK_REPLAYS, else ../shared/replays).
-    #[arg(long, env = "FOURSTOCK_REPLAYS")]
-    replays: Option<PathBuf>,
-    /// At most this many replays are loaded.
-    #[arg(long, default_value_t = 8)]
-    max_replays: usize,
-    /// The model every session asks for (default: the daemon's choice).
-    #[arg(long)]
-    model: Option<String>,
-    /// Ports each session controls.
-    #[arg(long = "port", value_delimiter = ',', default_value = "1")]
-    ports: Vec<u8>,
-    /// Latency budget that capacity is judged against, in microseconds
-    /// (also passed to a daemon that bench starts).
-    #[arg(long, default_value_t = 4000)]
-    budget_us: u64,
     /// Raise the session count until p99 exceeds the budget or a reply is
     /// late; report the largest count that held.
     #[arg(long)]
     find_capacity: bool,
-    /// Extra arguments for a daemon that bench starts, e.g. "--models DIR".
-    #[arg(long, allow_hyphen_values = true)]
-    daemon_args: Option<String>,
-    /// Pin the daemon to these CPUs, e.g. "0": the one bench starts, or
-    /// the --daemon-pid one (all its threads).
-    #[arg(long)]
-    daemon_cpus: Option<CpuList>,
-    /// Pin the load generator itself to these CPUs, e.g. "1".
-    #[arg(long)]
-    cpus: Option<CpuList>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// The daemon's token, for a --connect daemon that asks for one.
-    #[arg(long, env = "FOURSTOCK_TOKEN_FILE")]
-    token_file: Option<PathBuf>,
 }
 
 /// What one trial measured.
@@ -108,32 +72,9 @@ impl Trial {
     }
 }
 
-/// One game's messages, shared by every session that streams it.
-type Game = Arc<Vec<ClientMessage>>;
-
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let games = load_games(&args)?;
-    let mut daemon = match args.connect {
-        Some(addr) => {
-            if let Some(CpuList(cpus)) = &args.daemon_cpus {
-                let pid = args
-                    .daemon_pid
-                    .context("--daemon-cpus with --connect needs --daemon-pid")?;
-                cpu::pin_process(pid, cpus)
-                    .with_context(|| format!("pinning daemon {pid} to CPUs {cpus:?}"))?;
-            }
-            Target {
-                addr,
-                pid: args.daemon_pid,
-                child: None,
-            }
-        }
-        None => spawn_daemon(&args)?,
-    };
-    // Before the runtime starts its threads, which inherit it.
-    if let Some(CpuList(cpus)) = &args.cpus {
-        cpu::pin_current(cpus).with_context(|| format!("pinning bench to CPUs {cpus:?}"))?;
-    }
+    let games = load::load_games(&args.load)?;
+    let mut daemon = load::prepare(&args.load)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -147,123 +88,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.json {
         let capacity = args
             .find_capacity
-            .then(|| largest_held(&trials, args.budget_us));
+            .then(|| largest_held(&trials, args.load.budget_us));
         println!(
             "{}",
-            serde_json::json!({ "budget_us": args.budget_us, "trials": trials, "capacity": capacity })
+            serde_json::json!({ "budget_us": args.load.budget_us, "trials": trials, "capacity": capacity })
         );
     } else {
         print_table(&trials);
         if args.find_capacity {
             println!(
                 "capacity: {} sessions held (p99 <= {} us, no late replies)",
-                largest_held(&trials, args.budget_us),
-                args.budget_us
+                largest_held(&trials, args.load.budget_us),
+                args.load.budget_us
             );
         }
     }
     Ok(())
-}
-
-fn load_games(args: &BenchArgs) -> anyhow::Result<Vec<Game>> {
-    let dir = args
-        .replays
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("../shared/replays"));
-    let files = fourstock_replay::replay_files(&dir)
-        .with_context(|| format!("listing replays in {}", dir.display()))?;
-    let mut games = Vec::new();
-    for file in files {
-        if games.len() >= args.max_replays {
-            break;
-        }
-        // Only full games with every wanted port make good load.
-        let Ok(replay) = fourstock_replay::read_replay(&file) else {
-            continue;
-        };
-        if replay.messages.len() < 600
-            || port_requests(&replay.messages, &args.ports, None, None).is_err()
-        {
-            continue;
-        }
-        games.push(Arc::new(replay.messages));
-    }
-    if games.is_empty() {
-        bail!("no usable replays in {}", dir.display());
-    }
-    Ok(games)
-}
-
-/// The daemon under load.
-struct Target {
-    addr: SocketAddr,
-    pid: Option<u32>,
-    child: Option<Child>,
-}
-
-impl Target {
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn spawn_daemon(args: &BenchArgs) -> anyhow::Result<Target> {
-    use std::io::{BufRead, BufReader};
-    let mut command = Command::new(std::env::current_exe()?);
-    command.args(["serve", "--listen", "127.0.0.1:0", "--budget-us"]);
-    command.arg(args.budget_us.to_string());
-    if let Some(extra) = &args.daemon_args {
-        command.args(extra.split_whitespace());
-    }
-    if let Some(CpuList(cpus)) = args.daemon_cpus.clone() {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: between fork and exec the closure makes one system call
-        // (sched_setaffinity on a list checked when parsed) and allocates
-        // nothing; the daemon and every thread it starts inherit the mask.
-        unsafe {
-            command.pre_exec(move || cpu::pin_current(&cpus));
-        }
-    }
-    let mut child = command
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting a daemon")?;
-    let stderr = child.stderr.take().context("daemon stderr")?;
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = found.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-        }
-    });
-    let pid = child.id();
-    let mut target = Target {
-        addr: "127.0.0.1:0".parse()?,
-        pid: Some(pid),
-        child: Some(child),
-    };
-    let addr = address
-        .recv_timeout(Duration::from_secs(60))
-        .context("the daemon did not report its address")?;
-    target.addr = addr.parse()?;
-    Ok(target)
 }
 
 /// User plus system CPU time of a process, from /proc.
@@ -296,22 +136,10 @@ async fn trial(
     let cpu_before = daemon.pid.and_then(cpu_time);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(sessions);
-    let token = args
-        .token_file
-        .as_deref()
-        .map(fourstock_proto::token::read_file)
-        .transpose()?;
+    let token = load::token(&args.load)?;
     for i in 0..sessions {
         let game = games[i % games.len()].clone();
-        let hello = Hello {
-            token: token.clone(),
-            ..hello(port_requests(
-                &game,
-                &args.ports,
-                args.model.as_deref(),
-                None,
-            )?)
-        };
+        let hello = load::session_hello(&args.load, &game, token.clone())?;
         let addr = daemon.addr;
         let paced = !args.unpaced;
         // Staggered starts spread the sessions over one frame period.
@@ -427,7 +255,7 @@ fn find_capacity(
     // Double until a trial fails, then bisect between the last good and the first bad.
     loop {
         let t = runtime.block_on(trial(args, daemon, games, n))?;
-        let held = t.held(args.budget_us);
+        let held = t.held(args.load.budget_us);
         eprintln!(
             "{n} sessions: p99 {} us, late {}, {}",
             t.round_trip_us_p99,

@@ -8,8 +8,12 @@ mod health;
 mod import;
 mod init_model;
 mod inspect;
+mod load;
+mod proc_sample;
 mod replay;
+mod reply_check;
 mod serve;
+mod soak;
 mod stream;
 mod train;
 mod umi;
@@ -44,6 +48,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Load a daemon with many concurrent sessions and report latency and capacity.
     Bench(bench::BenchArgs),
+    /// Hold paced sessions for a long time, reconnecting, rolling back and
+    /// skipping frames; check every reply and watch the daemon's memory and files.
+    Soak(soak::SoakArgs),
     /// Train a policy by imitation on Slippi replays.
     Train(train::TrainArgs),
     /// Evaluate a model on replays against two baselines, head by head.
@@ -113,6 +120,7 @@ fn main() -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Soak(args) => soak::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Umi(args) => umi::run(args),
