@@ -21,8 +21,9 @@ use std::sync::Arc;
 use fourstock_proto::PortRequest;
 use serde::Deserialize;
 
+use crate::limits::MAX_DELAY;
 use crate::model_dir::{self, ConfigError};
-use crate::policy::{Policy, MAX_DELAY};
+use crate::policy::Policy;
 
 /// The family of a model whose config names none: fourstock's own.
 pub const UNNAMED_FAMILY: &str = "fourstock";
