@@ -76,8 +76,11 @@ pub fn read_config(dir: &Path) -> Result<PolicyConfig, CheckpointError> {
 }
 
 /// The limits a config must respect before anything is allocated for it;
-/// the reason names the field. The ranges are [`fourstock_policy::limits`]'.
+/// the reason names the field. The ranges are [`fourstock_policy::limits`]'s.
 pub fn check_config(config: &PolicyConfig) -> Result<(), String> {
+    if config.hidden_sizes.is_empty() {
+        return Err("hidden_sizes is empty: the core needs at least one layer".into());
+    }
     within(
         "hidden_sizes.len()",
         config.hidden_sizes.len(),
