@@ -107,6 +107,9 @@ impl ModelRegistry {
             path: index_path.clone(),
             reason: match e {
                 ConfigError::Io { source, .. } => source.to_string(),
+                ConfigError::TooLarge { size, cap, .. } => {
+                    format!("the file is {size} bytes, over the {cap}-byte cap")
+                }
                 ConfigError::Json { reason, .. } | ConfigError::Invalid { reason, .. } => reason,
             },
         })?;

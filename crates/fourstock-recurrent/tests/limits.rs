@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use fourstock_nn::safetensors::MAX_WEIGHTS_BYTES;
 use fourstock_policy::limits::{MAX_HIDDEN, MAX_LAYERS, MAX_TEMPERATURE, MIN_TEMPERATURE};
+use fourstock_policy::model_dir::MAX_CONFIG_BYTES;
 use fourstock_policy::{model_dir, Family, ModelRegistry, RegistryError, MAX_DELAY};
 use fourstock_recurrent::featurizer::Featurizer;
 use fourstock_recurrent::{checkpoint, CellKind, Decoding, PolicyConfig, RecurrentFamily};
@@ -137,4 +139,42 @@ fn a_sampling_temperature_out_of_range_is_refused_naming_the_field() {
             "{text}"
         );
     }
+}
+
+/// Makes the file at `path` `len` bytes long without writing them.
+fn stretch(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
+#[test]
+fn a_weight_file_over_its_cap_is_refused_before_it_is_read() {
+    let dir = models_of(&small(vec![4]), "big-weights");
+    stretch(&dir.join("m/model.safetensors"), MAX_WEIGHTS_BYTES + 1);
+    let text = load(dir).expect_err("an oversized weight file was accepted");
+    assert!(
+        text.contains(&format!(
+            "model.safetensors: the file is {} bytes, over the {MAX_WEIGHTS_BYTES}-byte cap",
+            MAX_WEIGHTS_BYTES + 1
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_config_over_its_cap_is_refused_before_it_is_read() {
+    let dir = models_of(&small(vec![4]), "big-config");
+    stretch(&dir.join("m/config.json"), MAX_CONFIG_BYTES + 1);
+    let text = load(dir).expect_err("an oversized config was accepted");
+    assert!(
+        text.contains(&format!(
+            "config.json: the file is {} bytes, over the {MAX_CONFIG_BYTES}-byte cap",
+            MAX_CONFIG_BYTES + 1
+        )),
+        "{text}"
+    );
 }
