@@ -17,9 +17,9 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// Unreadable, or over the size cap for a checkpoint.
+    /// Over the size cap for a checkpoint, so not read.
     #[error(transparent)]
-    File(#[from] FileError),
+    TooLarge(FileError),
     #[error("{path}: {source}")]
     Pickle { path: PathBuf, source: PickleError },
     /// An array that is not finite floats.

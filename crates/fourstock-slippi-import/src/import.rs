@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use fourstock_nn::{F32Tensor, WeightsError};
-use fourstock_proto::file;
+use fourstock_proto::file::{self, FileError};
 use fourstock_slippi::model::{name_map_from_json, SlippiModel};
 use fourstock_slippi::{SlippiConfig, SlippiError};
 use serde_json::Value as Json;
@@ -150,9 +150,8 @@ fn rl_name(pickle: &Pickle, root: Value) -> Option<String> {
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
-    Ok(file::read_capped(
-        path,
-        MAX_CHECKPOINT_BYTES,
-        "a slippi-ai checkpoint",
-    )?)
+    file::read_capped(path, MAX_CHECKPOINT_BYTES, "a slippi-ai checkpoint").map_err(|e| match e {
+        FileError::Io { path, source } => ImportError::Io { path, source },
+        too_large @ FileError::TooLarge { .. } => ImportError::TooLarge(too_large),
+    })
 }

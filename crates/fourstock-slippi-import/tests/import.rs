@@ -157,7 +157,7 @@ fn a_checkpoint_over_its_cap_is_refused_before_it_is_read() {
         .set_len(MAX_CHECKPOINT_BYTES + 1)
         .unwrap();
     let error = import_checkpoint(&pickle, &dir.join("out")).expect_err("oversized");
-    assert!(matches!(error, ImportError::File(_)), "{error:?}");
+    assert!(matches!(error, ImportError::TooLarge(_)), "{error:?}");
     assert!(
         error.to_string().contains(&format!(
             "huge.pkl: the file is {} bytes, over the {MAX_CHECKPOINT_BYTES}-byte cap",
