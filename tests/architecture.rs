@@ -18,7 +18,8 @@ use serde_json::Value;
 /// workspace crates. The test and command-line crates may use anything.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("fourstock-proto", &[]),
-    ("fourstock-nn", &[]),
+    // Only for fourstock_proto::file, the capped read of a weight file.
+    ("fourstock-nn", &["fourstock-proto"]),
     // What operators scrape: knows no protocol and no model.
     ("fourstock-telemetry", &[]),
     ("fourstock-policy", &["fourstock-proto", "fourstock-nn"]),
@@ -32,7 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "fourstock-slippi-import",
-        &["fourstock-nn", "fourstock-slippi"],
+        &["fourstock-proto", "fourstock-nn", "fourstock-slippi"],
     ),
     (
         "fourstock-server",

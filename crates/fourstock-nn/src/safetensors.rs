@@ -3,7 +3,8 @@
 //!
 //! The `safetensors` crate parses the format; what it does not do, and
 //! every loader needs, is hold a file to the tensors a config calls for.
-//! A file is untrusted, so [`read`] checks exactly the expected names (an
+//! A file is untrusted, so [`read`] refuses one over [`MAX_WEIGHTS_BYTES`]
+//! before reading it, then checks exactly the expected names (an
 //! extra one is refused too), each shape, a float dtype (F16, BF16 and F64
 //! are converted to f32) and finite values, and every failure is a
 //! [`WeightsError`] naming the file and the tensor. [`write`] and
@@ -15,7 +16,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use fourstock_proto::file::{self, FileError};
 use safetensors::tensor::{Dtype, View};
+
+/// The largest weight file read: 256 MiB. A Phillip-size slippi-ai
+/// network (3 layers of 512) is about 42 MB of f32, fourstock's shipped
+/// models 3 MB; the cap leaves room for a Phillip-shaped network twice as
+/// wide (four times the weights, about 170 MB) and refuses anything that
+/// is no model this daemon could step within a frame.
+pub const MAX_WEIGHTS_BYTES: u64 = 256 << 20;
 
 /// Why a weight file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +34,8 @@ pub enum WeightsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path}: the file is {size} bytes, over the {cap}-byte cap for a weight file")]
+    TooLarge { path: PathBuf, size: u64, cap: u64 },
     #[error("{path}: not a readable safetensors file: {reason}")]
     Format { path: PathBuf, reason: String },
     #[error("{path}: tensor {name} is missing (expected shape {expected:?})")]
@@ -124,10 +135,13 @@ pub fn read(
     path: &Path,
     expected: &[(String, Vec<usize>)],
 ) -> Result<HashMap<String, Tensor>, WeightsError> {
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes =
+        file::read_capped(path, MAX_WEIGHTS_BYTES, "a weight file").map_err(|e| match e {
+            FileError::Io { path, source } => WeightsError::Io { path, source },
+            FileError::TooLarge {
+                path, size, cap, ..
+            } => WeightsError::TooLarge { path, size, cap },
+        })?;
     let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| WeightsError::Format {
         path: path.to_path_buf(),
         reason: e.to_string(),

@@ -13,11 +13,13 @@
 //! (which frames step, re-send or reset), [`registry`] (the models folder,
 //! the [`Family`] trait and the choice of a model for a port),
 //! [`model_dir`] (a model folder's `config.json`, read and written the one
-//! way every family does), [`cores`] (how many cores a front end's threads
+//! way every family does), [`limits`] (the ranges every model config value
+//! must fall in), [`cores`] (how many cores a front end's threads
 //! default to).
 
 pub mod cores;
 pub mod lifecycle;
+pub mod limits;
 pub mod model_dir;
 pub mod policy;
 pub mod registry;
@@ -25,9 +27,8 @@ pub mod reset;
 
 pub use cores::{CoreSource, Cores};
 pub use lifecycle::{Lifecycle, Stocks, Verdict};
+pub use limits::MAX_DELAY;
 pub use model_dir::ConfigError;
-pub use policy::{
-    PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, StepRequest, MAX_DELAY,
-};
+pub use policy::{PlayerName, Policy, PolicyError, PolicyInfo, PolicyState, StepRequest};
 pub use registry::{Family, ModelRegistry, RegistryError};
 pub use reset::{ResetCause, ResetRule};

@@ -14,11 +14,6 @@ use fourstock_proto::{ControllerState, Frame};
 
 use crate::reset::ResetRule;
 
-/// The longest reaction delay a model may declare, in frames: two seconds
-/// of game. A front end queues one action per frame of delay per port, so
-/// a model asking for more is refused at load.
-pub const MAX_DELAY: u32 = 120;
-
 /// What a front end tells its peer about a model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyInfo {
@@ -27,7 +22,7 @@ pub struct PolicyInfo {
     pub cell: String,
     pub input_size: usize,
     pub hidden_sizes: Vec<usize>,
-    /// Reaction delay in frames, at most [`MAX_DELAY`].
+    /// Reaction delay in frames, at most [`crate::MAX_DELAY`].
     pub delay: u32,
     /// The events that reset this policy's state.
     pub reset: ResetRule,

@@ -21,8 +21,9 @@ use std::sync::Arc;
 use fourstock_proto::PortRequest;
 use serde::Deserialize;
 
+use crate::limits::MAX_DELAY;
 use crate::model_dir::{self, ConfigError};
-use crate::policy::{Policy, MAX_DELAY};
+use crate::policy::Policy;
 
 /// The family of a model whose config names none: fourstock's own.
 pub const UNNAMED_FAMILY: &str = "fourstock";
@@ -106,6 +107,9 @@ impl ModelRegistry {
             path: index_path.clone(),
             reason: match e {
                 ConfigError::Io { source, .. } => source.to_string(),
+                ConfigError::TooLarge { size, cap, .. } => {
+                    format!("the file is {size} bytes, over the {cap}-byte cap")
+                }
                 ConfigError::Json { reason, .. } | ConfigError::Invalid { reason, .. } => reason,
             },
         })?;

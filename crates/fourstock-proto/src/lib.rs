@@ -9,11 +9,13 @@
 //! This crate owns the message types ([`message`]), the controller layout
 //! ([`controller`]), encoding and framing ([`codec`]), the checks every
 //! decoded message must pass ([`validate`]) and the error codes sent to a
-//! peer ([`error`]), and how a token file is read ([`token`]). [`melee`] holds Melee's id tables for every crate.
+//! peer ([`error`]), how a token file is read ([`token`]), and how any file from outside is
+//! read under a size cap ([`file`]). [`melee`] holds Melee's id tables for every crate.
 
 pub mod codec;
 pub mod controller;
 pub mod error;
+pub mod file;
 pub mod melee;
 pub mod message;
 pub mod token;

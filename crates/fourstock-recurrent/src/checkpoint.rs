@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Tensor;
 use fourstock_nn::safetensors::{self, F32Tensor, WeightsError};
+use fourstock_policy::limits::{self, within, MAX_LAYERS};
 use fourstock_policy::model_dir::{self, ConfigError};
 
 use crate::config::PolicyConfig;
@@ -25,7 +26,7 @@ use crate::core::gates;
 pub use fourstock_policy::model_dir::{CONFIG_FILE, WEIGHTS_FILE};
 
 /// The largest layer the loader accepts; a guard against absurd configs.
-pub const MAX_HIDDEN: usize = 1 << 14;
+pub use fourstock_policy::limits::MAX_HIDDEN;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -74,30 +75,25 @@ pub fn read_config(dir: &Path) -> Result<PolicyConfig, CheckpointError> {
     Ok(config)
 }
 
-/// The limits a config must respect before anything is allocated for it.
+/// The limits a config must respect before anything is allocated for it;
+/// the reason names the field. The ranges are [`fourstock_policy::limits`]'s.
 pub fn check_config(config: &PolicyConfig) -> Result<(), String> {
     if config.hidden_sizes.is_empty() {
         return Err("hidden_sizes is empty: the core needs at least one layer".into());
     }
-    if let Some(&bad) = config
-        .hidden_sizes
-        .iter()
-        .find(|&&h| h == 0 || h > MAX_HIDDEN)
-    {
-        return Err(format!("hidden size {bad} is outside 1..={MAX_HIDDEN}"));
+    within(
+        "hidden_sizes.len()",
+        config.hidden_sizes.len(),
+        1,
+        MAX_LAYERS,
+    )?;
+    for (k, &hidden) in config.hidden_sizes.iter().enumerate() {
+        within(&format!("hidden_sizes[{k}]"), hidden, 1, MAX_HIDDEN)?;
     }
-    if config.features.opponents > 3 {
-        return Err(format!(
-            "opponents is {}; Melee has at most 3",
-            config.features.opponents
-        ));
-    }
+    // Melee has at most 3 opponents; the feature vector grows with each.
+    within("features.opponents", config.features.opponents, 0, 3)?;
     if let crate::config::Decoding::Sample { temperature } = config.decoding {
-        if !(temperature.is_finite() && temperature > 0.0) {
-            return Err(format!(
-                "sampling temperature {temperature} must be positive"
-            ));
-        }
+        limits::temperature("decoding.temperature", temperature)?;
     }
     Ok(())
 }

@@ -21,6 +21,14 @@ pub enum Reason {
     /// The file is larger than any real replay, so it is not parsed.
     #[error("the file is {bytes} bytes, more than the {limit} bytes a replay may have")]
     TooLarge { bytes: u64, limit: u64 },
+    /// A header field peppi sizes an allocation by claims more bytes than
+    /// the file holds, so the file is not handed to peppi.
+    #[error("the header's {field} is {claimed} bytes, more than the {available} bytes the file holds for it")]
+    Oversized {
+        field: String,
+        claimed: u64,
+        available: u64,
+    },
     /// peppi refused the file: not a replay, truncated, or corrupt.
     #[error("not a readable Slippi replay: {0}")]
     Corrupt(String),

@@ -6,12 +6,13 @@
 //! `MatchEnd` when the game ended, together with a [`ReplaySummary`] for
 //! `fourstock inspect`. A bad file is a [`ReplayError`], never a crash.
 //!
-//! Inside: `parse` guards peppi, `frames` and `controller` convert frame
+//! Inside: `parse` guards peppi, `contain` catches its panics quietly, `frames` and `controller` convert frame
 //! data, [`stage`] follows Randall and Fountain of Dreams' platforms,
 //! `summary` describes a game, `names` names how a game ended, `dir` finds
 //! replay files, `replay` ties them together. Melee's ids come from
 //! [`fourstock_proto::melee`].
 
+mod contain;
 mod controller;
 mod dir;
 mod error;

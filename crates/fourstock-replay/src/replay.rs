@@ -9,6 +9,7 @@ use fourstock_proto::validate;
 use fourstock_proto::{ClientMessage, Frame, MatchEnd, MatchStart, PlayerInfo, FIRST_FRAME};
 use peppi::game::immutable::Game;
 
+use crate::contain::contain;
 use crate::error::{Reason, ReplayError};
 use crate::summary::{self, ReplaySummary};
 use crate::{frames, parse};
@@ -41,7 +42,7 @@ pub fn read_replay(path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
     let path = path.as_ref();
     let fail = |reason| ReplayError::new(path, reason);
     let game = parse::parse(path).map_err(fail)?;
-    parse::contain(|| build(path, &game))
+    contain(|| build(path, &game))
         .and_then(|built| built)
         .map_err(fail)
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use fourstock_nn::WeightsError;
+use fourstock_proto::file::FileError;
 use fourstock_slippi::SlippiError;
 
 use crate::pickle::PickleError;
@@ -16,6 +17,9 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Over the size cap for a checkpoint, so not read.
+    #[error(transparent)]
+    TooLarge(FileError),
     #[error("{path}: {source}")]
     Pickle { path: PathBuf, source: PickleError },
     /// An array that is not finite floats.

@@ -10,10 +10,10 @@
 //! what is unsupported; TensorFlow checkpoints (a flat list of arrays in
 //! Sonnet order) are among them.
 
-use std::io::Read;
 use std::path::Path;
 
 use fourstock_nn::{F32Tensor, WeightsError};
+use fourstock_proto::file::{self, FileError};
 use fourstock_slippi::model::{name_map_from_json, SlippiModel};
 use fourstock_slippi::{SlippiConfig, SlippiError};
 use serde_json::Value as Json;
@@ -21,9 +21,13 @@ use serde_json::Value as Json;
 use crate::error::ImportError;
 use crate::pickle::{Object, Pickle, PickleError, Value};
 
-/// The largest checkpoint read, in bytes. slippi-ai's largest policies
-/// (with optimiser state) are a few hundred MB.
-pub const MAX_CHECKPOINT_BYTES: u64 = 4 << 30;
+/// The largest checkpoint read: 1 GiB. The demo checkpoints here are
+/// 30 and 43 KB; a Phillip-size policy's weights are about 42 MB of f32,
+/// and a checkpoint pickles them with a value network and Adam's two
+/// moments for each, about six copies, 250 MB. The cap leaves four times
+/// that, and the pickle is read whole, so it also bounds the memory an
+/// import takes.
+pub const MAX_CHECKPOINT_BYTES: u64 = 1 << 30;
 
 /// What an import wrote.
 #[derive(Clone, Debug)]
@@ -146,26 +150,8 @@ fn rl_name(pickle: &Pickle, root: Value) -> Option<String> {
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
-    let io = |source| ImportError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let too_large = |bytes: u64| {
-        io(std::io::Error::other(format!(
-            "{bytes} bytes is larger than the {MAX_CHECKPOINT_BYTES}-byte limit for a checkpoint"
-        )))
-    };
-    let len = file.metadata().map_err(io)?.len();
-    if len > MAX_CHECKPOINT_BYTES {
-        return Err(too_large(len));
-    }
-    let mut bytes = Vec::with_capacity(len as usize);
-    file.take(MAX_CHECKPOINT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_CHECKPOINT_BYTES {
-        return Err(too_large(bytes.len() as u64));
-    }
-    Ok(bytes)
+    file::read_capped(path, MAX_CHECKPOINT_BYTES, "a slippi-ai checkpoint").map_err(|e| match e {
+        FileError::Io { path, source } => ImportError::Io { path, source },
+        too_large @ FileError::TooLarge { .. } => ImportError::TooLarge(too_large),
+    })
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use fourstock_policy::{model_dir, Policy};
 use fourstock_slippi::{SlippiError, SlippiModel, SlippiPolicy};
+use fourstock_slippi_import::import::MAX_CHECKPOINT_BYTES;
 use fourstock_slippi_import::{import_checkpoint, ImportError};
 
 /// A fresh scratch folder under the target directory.
@@ -144,4 +145,25 @@ fn damaged_checkpoints_are_errors() {
         other => panic!("expected an I/O error, got {other:?}"),
     }
     let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn a_checkpoint_over_its_cap_is_refused_before_it_is_read() {
+    let dir = scratch("big-pickle");
+    let pickle = dir.join("huge.pkl");
+    // Sparse: the length is in the metadata, no byte is written.
+    std::fs::File::create(&pickle)
+        .unwrap()
+        .set_len(MAX_CHECKPOINT_BYTES + 1)
+        .unwrap();
+    let error = import_checkpoint(&pickle, &dir.join("out")).expect_err("oversized");
+    assert!(matches!(error, ImportError::TooLarge(_)), "{error:?}");
+    assert!(
+        error.to_string().contains(&format!(
+            "huge.pkl: the file is {} bytes, over the {MAX_CHECKPOINT_BYTES}-byte cap",
+            MAX_CHECKPOINT_BYTES + 1
+        )),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use fourstock_policy::limits;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,8 +20,9 @@ use crate::error::SlippiError;
 pub const FAMILY: &str = "slippi-ai";
 
 /// Guards against absurd configs, checked before anything is allocated.
-pub const MAX_HIDDEN: usize = 1 << 14;
-pub const MAX_LAYERS: usize = 64;
+/// The layer width and depth are every family's
+/// ([`fourstock_policy::limits`]); these are slippi-ai's own.
+pub use fourstock_policy::limits::{MAX_HIDDEN, MAX_LAYERS};
 pub const MAX_FFW_MULTIPLIER: usize = 64;
 pub const MAX_COMPONENT_DEPTH: usize = 16;
 pub const MAX_NAMES: usize = 1 << 16;
@@ -260,13 +262,7 @@ impl SlippiConfig {
             return bad(format!("family is {:?}, expected {FAMILY:?}", self.family));
         }
         let within = |what: &str, v: usize, lo: usize, hi: usize| {
-            if v < lo || v > hi {
-                Err(SlippiError::config(format!(
-                    "{what} is {v}, outside {lo}..={hi}"
-                )))
-            } else {
-                Ok(())
-            }
+            limits::within(what, v, lo, hi).map_err(SlippiError::config)
         };
         within("core.hidden_size", self.core.hidden_size, 1, MAX_HIDDEN)?;
         within("core.num_layers", self.core.num_layers, 0, MAX_LAYERS)?;
@@ -303,12 +299,7 @@ impl SlippiConfig {
                 return bad(format!("{what} is {v}; it must be finite"));
             }
         }
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return bad(format!(
-                "temperature is {}; it must be positive",
-                self.temperature
-            ));
-        }
+        limits::temperature("temperature", self.temperature).map_err(SlippiError::config)?;
         if let Some(name) = &self.player_name {
             if !self.name_map.contains_key(name) {
                 return bad(format!(
@@ -525,5 +516,23 @@ mod tests {
         let mut config = demo();
         config["network"]["tx_like"]["hidden_size"] = json!(1u64 << 40);
         assert!(SlippiConfig::from_slippi(&config, names(), "m").is_err());
+    }
+
+    #[test]
+    fn the_temperature_has_a_range_naming_the_field() {
+        let mut c = SlippiConfig::from_slippi(&demo(), names(), "m").unwrap();
+        for ok in [limits::MIN_TEMPERATURE, 1.0, limits::MAX_TEMPERATURE] {
+            c.temperature = ok;
+            c.check().unwrap();
+        }
+        let hotter = f32::from_bits(limits::MAX_TEMPERATURE.to_bits() + 1);
+        for bad in [hotter, 1e30, 0.0, f32::NAN] {
+            c.temperature = bad;
+            let err = c.check().unwrap_err().to_string();
+            assert!(
+                err.contains("temperature is") && err.contains("outside"),
+                "{err}"
+            );
+        }
     }
 }
