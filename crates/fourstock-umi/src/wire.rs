@@ -12,7 +12,8 @@ use crate::error::UmiError;
 pub const MAX_MESSAGE: u32 = 64 << 20;
 
 /// Reads one message body; `Ok(None)` when the peer closed the stream
-/// cleanly between messages.
+/// cleanly between messages. `body` grows as the bytes arrive, so a
+/// length prefix alone (garbled, or a peer that stops) costs no memory.
 pub fn read_message(reader: &mut impl Read, body: &mut Vec<u8>) -> Result<Option<()>, UmiError> {
     let mut prefix = [0u8; 4];
     match reader.read_exact(&mut prefix) {
@@ -25,8 +26,14 @@ pub fn read_message(reader: &mut impl Read, body: &mut Vec<u8>) -> Result<Option
         return Err(UmiError::TooLarge(len));
     }
     body.clear();
-    body.resize(len as usize, 0);
-    reader.read_exact(body)?;
+    let got = reader.take(len.into()).read_to_end(body)?;
+    if got < len as usize {
+        return Err(std::io::Error::new(
+            ErrorKind::UnexpectedEof,
+            format!("the stream ended {got} bytes into a {len}-byte message"),
+        )
+        .into());
+    }
     Ok(Some(()))
 }
 
@@ -63,6 +70,16 @@ mod tests {
         let bytes = (MAX_MESSAGE + 1).to_le_bytes();
         let err = read_message(&mut bytes.as_slice(), &mut Vec::new()).unwrap_err();
         assert!(matches!(err, UmiError::TooLarge(n) if n == MAX_MESSAGE + 1));
+    }
+
+    #[test]
+    fn a_length_alone_reserves_nothing() {
+        let mut bytes = MAX_MESSAGE.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"abc");
+        let mut body = Vec::new();
+        let err = read_message(&mut bytes.as_slice(), &mut body).unwrap_err();
+        assert!(err.to_string().contains("3 bytes into"), "{err}");
+        assert!(body.capacity() < 1 << 20, "reserved {}", body.capacity());
     }
 
     #[test]
