@@ -23,14 +23,23 @@ pub const MAX_REPLAY_BYTES: u64 = 256 * 1024 * 1024;
 /// Deepest metadata nesting handed to peppi. Real replays nest 4 levels.
 const MAX_METADATA_DEPTH: usize = 64;
 
+/// A replay's first bytes: `{`, the key "raw", an array of bytes (`[$U`)
+/// whose length (`#l`, a big-endian i32) follows.
+const RAW_HEADER: &[u8] = b"{U\x03raw[$U#l";
+
 /// The UBJSON key that opens the metadata map: `U`, length 8, "metadata", `{`.
 const METADATA_KEY: &[u8] = b"U\x08metadata{";
 
 /// Reads and parses one replay file.
 pub(crate) fn parse(path: &Path) -> Result<Game, Reason> {
-    let bytes = read_bounded(path)?;
-    check_metadata_depth(&bytes)?;
-    contain(|| peppi::io::slippi::read(Cursor::new(&bytes[..]), None))?
+    parse_bytes(&read_bounded(path)?)
+}
+
+/// Parses a replay already in memory, behind the same guards.
+pub(crate) fn parse_bytes(bytes: &[u8]) -> Result<Game, Reason> {
+    check_raw_length(bytes)?;
+    check_metadata_depth(bytes)?;
+    contain(|| peppi::io::slippi::read(Cursor::new(bytes), None))?
         .map_err(|e| Reason::Corrupt(e.to_string()))
 }
 
@@ -70,6 +79,26 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, Reason> {
         return Err(too_large(bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+/// Refuses an event stream longer than the file. peppi reserves the bytes
+/// a replay says are left before it reads them, so a length field of 3 GB
+/// in a 3 KB file would cost 3 GB (found by the `slp` fuzz target).
+fn check_raw_length(bytes: &[u8]) -> Result<(), Reason> {
+    let Some(rest) = bytes.strip_prefix(RAW_HEADER) else {
+        return Ok(()); // Not a replay: peppi says so itself.
+    };
+    let Some((len, events)) = rest.split_first_chunk::<4>() else {
+        return Ok(());
+    };
+    let len = u32::from_be_bytes(*len) as usize;
+    if len > events.len() {
+        return Err(Reason::Corrupt(format!(
+            "the event stream claims {len} bytes; the file holds {} after the header",
+            events.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses files whose metadata nests deeper than [`MAX_METADATA_DEPTH`].
@@ -162,6 +191,22 @@ mod tests {
             check_metadata_depth(&bytes),
             Err(Reason::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn an_event_stream_longer_than_the_file_is_refused_before_peppi() {
+        let mut bytes = RAW_HEADER.to_vec();
+        bytes.extend_from_slice(&0xDD00_0B85u32.to_be_bytes());
+        bytes.extend_from_slice(&[0x35; 64]);
+        match parse_bytes(&bytes) {
+            Err(Reason::Corrupt(m)) => assert!(m.contains("claims 3707767685 bytes"), "{m}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        // A length that fits is left to peppi.
+        assert_eq!(
+            check_raw_length(&bytes[..RAW_HEADER.len() + 2]).ok(),
+            Some(())
+        );
     }
 
     #[test]
