@@ -46,6 +46,17 @@ pub fn read_replay(path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
         .map_err(fail)
 }
 
+/// [`read_replay`] on a replay already in memory; `path` only names it in
+/// the summary and the error. The fuzz targets come in here.
+pub fn read_replay_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
+    let path = path.as_ref();
+    let fail = |reason| ReplayError::new(path, reason);
+    let game = parse::parse_bytes(bytes).map_err(fail)?;
+    parse::contain(|| build(path, &game))
+        .and_then(|built| built)
+        .map_err(fail)
+}
+
 fn build(path: &Path, game: &Game) -> Result<Replay, Reason> {
     let start = &game.start;
     if start.stage >= STAGES {
