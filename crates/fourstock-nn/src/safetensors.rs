@@ -142,7 +142,16 @@ pub fn read(
                 path, size, cap, ..
             } => WeightsError::TooLarge { path, size, cap },
         })?;
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| WeightsError::Format {
+    read_bytes(path, &bytes, expected)
+}
+
+/// [`read`] on a file already in memory; `path` only names it in errors.
+pub fn read_bytes(
+    path: &Path,
+    bytes: &[u8],
+    expected: &[(String, Vec<usize>)],
+) -> Result<HashMap<String, Tensor>, WeightsError> {
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;

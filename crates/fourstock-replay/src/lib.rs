@@ -26,7 +26,7 @@ mod summary;
 pub use dir::replay_files;
 pub use error::{Reason, ReplayError};
 pub use parse::MAX_REPLAY_BYTES;
-pub use replay::{read_replay, Replay};
+pub use replay::{read_replay, read_replay_bytes, Replay};
 pub use stage::{randall, randall_position, RANDALL_CYCLE};
 pub use summary::{
     GameEnd, PlayerKind, PlayerSummary, ReplaySummary, RulesetFit, StageSummary, StockLoss,

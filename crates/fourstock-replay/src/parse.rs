@@ -42,16 +42,16 @@ const MAX_METADATA_DEPTH: usize = 64;
 /// The UBJSON key that opens the metadata map: `U`, length 8, "metadata", `{`.
 const METADATA_KEY: &[u8] = b"U\x08metadata{";
 
-/// Reads and parses one replay file.
-pub(crate) fn parse(path: &Path) -> Result<Game, Reason> {
-    let bytes = read_bounded(path)?;
-    check_sizes(&bytes)?;
-    check_metadata_depth(&bytes)?;
-    contain(|| peppi::io::slippi::read(Cursor::new(&bytes[..]), None))?
+/// Parses a replay's bytes (see [`read_bounded`]) behind the guards.
+pub(crate) fn parse_bytes(bytes: &[u8]) -> Result<Game, Reason> {
+    check_sizes(bytes)?;
+    check_metadata_depth(bytes)?;
+    contain(|| peppi::io::slippi::read(Cursor::new(bytes), None))?
         .map_err(|e| Reason::Corrupt(e.to_string()))
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>, Reason> {
+/// A replay file's bytes, if it is under [`MAX_REPLAY_BYTES`].
+pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Reason> {
     file::read_capped(path, MAX_REPLAY_BYTES, "a replay").map_err(|e| match e {
         FileError::Io { source, .. } => Reason::Io(source),
         FileError::TooLarge { size, cap, .. } => Reason::TooLarge {

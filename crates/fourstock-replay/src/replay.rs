@@ -40,8 +40,16 @@ impl Replay {
 /// unsupported replay is an error naming the file and the reason.
 pub fn read_replay(path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
     let path = path.as_ref();
+    let bytes = parse::read_bounded(path).map_err(|reason| ReplayError::new(path, reason))?;
+    read_replay_bytes(&bytes, path)
+}
+
+/// [`read_replay`] on a replay already in memory; `path` only names it in
+/// the summary and the error. The fuzz targets come in here.
+pub fn read_replay_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
+    let path = path.as_ref();
     let fail = |reason| ReplayError::new(path, reason);
-    let game = parse::parse(path).map_err(fail)?;
+    let game = parse::parse_bytes(bytes).map_err(fail)?;
     contain(|| build(path, &game))
         .and_then(|built| built)
         .map_err(fail)

@@ -42,12 +42,42 @@ pub struct ImportReport {
 /// folder.
 pub fn import_checkpoint(pickle_path: &Path, out_dir: &Path) -> Result<ImportReport, ImportError> {
     let bytes = read_bounded(pickle_path)?;
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "slippi-ai".into());
+    let Checkpoint { config, tensors } = convert_checkpoint(&bytes, pickle_path, &name)?;
+    let parameters = tensors.iter().map(|(_, t)| t.values.len()).sum();
+    SlippiModel::write_dir(out_dir, &config, &tensors)?;
+    Ok(ImportReport {
+        config,
+        tensors: tensors.len(),
+        parameters,
+    })
+}
+
+/// A checkpoint read and converted, not yet written.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub config: SlippiConfig,
+    /// The policy's parameters by name, sorted.
+    pub tensors: Vec<(String, F32Tensor)>,
+}
+
+/// The pickle bytes of a checkpoint as the model `name`'s config and
+/// tensors: everything [`import_checkpoint`] does short of the files.
+/// `pickle_path` only names the checkpoint in errors and the description.
+pub fn convert_checkpoint(
+    bytes: &[u8],
+    pickle_path: &Path,
+    name: &str,
+) -> Result<Checkpoint, ImportError> {
     let pickle_error = |source: PickleError| ImportError::Pickle {
         path: pickle_path.to_path_buf(),
         source,
     };
     let structure = |reason: String| pickle_error(PickleError::Structure(reason));
-    let pickle = Pickle::parse(&bytes).map_err(pickle_error)?;
+    let pickle = Pickle::parse(bytes).map_err(pickle_error)?;
     let root = pickle.root();
     if !matches!(pickle.object(root), Some(Object::Dict(_))) {
         return Err(structure(format!(
@@ -87,11 +117,7 @@ pub fn import_checkpoint(pickle_path: &Path, out_dir: &Path) -> Result<ImportRep
         None => None,
     };
     let name_map = name_map_from_json(name_map_json.as_ref()).map_err(structure)?;
-    let name = out_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "slippi-ai".into());
-    let mut config = SlippiConfig::from_slippi(&config_json, name_map, &name)?;
+    let mut config = SlippiConfig::from_slippi(&config_json, name_map, name)?;
     // An RL checkpoint knows the name it was trained to play as.
     if let Some(rl_name) = rl_name(&pickle, root) {
         if config.name_map.contains_key(&rl_name) {
@@ -126,13 +152,7 @@ pub fn import_checkpoint(pickle_path: &Path, out_dir: &Path) -> Result<ImportRep
         ));
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let parameters = tensors.iter().map(|(_, t)| t.values.len()).sum();
-    SlippiModel::write_dir(out_dir, &config, &tensors)?;
-    Ok(ImportReport {
-        config,
-        tensors: tensors.len(),
-        parameters,
-    })
+    Ok(Checkpoint { config, tensors })
 }
 
 /// `rl_config.agent.name` (or `agent_config.name`), first name if a list.

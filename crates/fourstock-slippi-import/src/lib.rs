@@ -15,4 +15,4 @@ pub mod import;
 pub mod pickle;
 
 pub use error::ImportError;
-pub use import::{import_checkpoint, ImportReport};
+pub use import::{convert_checkpoint, import_checkpoint, Checkpoint, ImportReport};
