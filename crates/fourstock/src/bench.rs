@@ -75,10 +75,7 @@ impl Trial {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let games = load::load_games(&args.load)?;
     let mut daemon = load::prepare(&args.load)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let runtime = load::runtime()?;
     let trials = if args.find_capacity {
         find_capacity(&runtime, &args, &daemon, &games)?
     } else {

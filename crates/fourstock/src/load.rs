@@ -164,6 +164,16 @@ fn spawn_daemon(args: &LoadArgs) -> anyhow::Result<Target> {
     Ok(target)
 }
 
+/// The client side's runtime: one worker thread, so the load generator
+/// takes one core (the one it is pinned to) and leaves the rest to the
+/// daemon.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+}
+
 /// Up to `--max-replays` full games with every wanted port.
 pub fn load_games(args: &LoadArgs) -> anyhow::Result<Vec<Game>> {
     let dir = args

@@ -176,10 +176,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<()> {
     }
     let games = load::load_games(&args.load)?;
     let mut daemon = load::prepare(&args.load)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let runtime = load::runtime()?;
     let summary = runtime.block_on(soak(&args, daemon.addr, daemon.pid, &games))?;
     daemon.stop();
     if args.json {
