@@ -72,7 +72,7 @@ async fn a_short_falco_run_learns_reloads_serves_and_beats_repeating() {
     let policy = RecurrentPolicy::load(&out).unwrap();
     let evaluation = evaluate(&policy, &games[0].1[..1], 1).unwrap();
     println!("{evaluation}");
-    let (p, r) = (evaluation.policy[0], evaluation.repeat[0]);
+    let (p, r) = (&evaluation.policy[0], &evaluation.repeat[0]);
     assert!(
         p.accuracy > r.accuracy,
         "buttons: policy {p:?}, repeat {r:?}"

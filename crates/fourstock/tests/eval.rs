@@ -1,0 +1,125 @@
+//! `fourstock eval` on the shared replays with the shipped default model:
+//! the table carries accuracy, loss and F1 for the policy and both
+//! baselines; `--split players` scores only the held-out players' ports;
+//! `--json` holds every head's per-class F1 and the per-character breakdown.
+
+mod daemon;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use daemon::fourstock;
+use fourstock_tests::shared::replays_dir;
+
+fn model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/generic-lstm")
+}
+
+#[test]
+fn the_table_has_f1_beside_accuracy_and_loss_for_every_predictor() {
+    let Some(dir) = replays_dir("the_table_has_f1_beside_accuracy_and_loss_for_every_predictor")
+    else {
+        return;
+    };
+    let out = fourstock(
+        &[
+            "eval".as_ref(),
+            model().as_os_str(),
+            dir.as_os_str(),
+            "--held-out-percent".as_ref(),
+            "15".as_ref(),
+            "--by".as_ref(),
+            "character".as_ref(),
+        ],
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("held-out files (15%)"), "{stdout}");
+    assert!(
+        stdout.contains("| head     | policy acc | loss   | F1     | repeat acc | loss   | F1     | frequent acc | loss   | F1     |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("main stick moved (not neutral) F1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("airdodge: on "), "{stdout}");
+    assert!(
+        stdout.contains("| Falco | "),
+        "a row per character: {stdout}"
+    );
+}
+
+#[test]
+fn json_by_player_split_holds_per_class_f1_and_characters() {
+    let Some(dir) = replays_dir("json_by_player_split_holds_per_class_f1_and_characters") else {
+        return;
+    };
+    let run = |split: &str| {
+        let out = fourstock(
+            &[
+                "eval".as_ref(),
+                model().as_os_str(),
+                dir.as_os_str(),
+                "--held-out-percent".as_ref(),
+                "15".as_ref(),
+                "--split".as_ref(),
+                split.as_ref(),
+                "--by".as_ref(),
+                "character".as_ref(),
+                "--json".as_ref(),
+            ],
+            Duration::from_secs(120),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("one JSON object")
+    };
+    let players = run("players");
+    let files = run("files");
+    assert_eq!(players["split"], "held-out players (15%)");
+    assert_ne!(
+        players["frames"], files["frames"],
+        "the two splits score different ports"
+    );
+    for predictor in ["policy", "repeat", "frequent"] {
+        let heads = players[predictor].as_array().expect(predictor);
+        assert_eq!(heads.len(), 6);
+        for head in heads {
+            let f1 = head["f1"].as_f64().expect("a macro F1");
+            assert!((0.0..=1.0).contains(&f1), "{head}");
+            assert!(head["accuracy"].is_f64() && head["loss"].is_f64());
+        }
+        assert_eq!(
+            heads[0]["classes"].as_array().unwrap().len(),
+            8,
+            "one per button"
+        );
+        assert_eq!(
+            heads[1]["classes"].as_array().unwrap().len(),
+            17,
+            "one per stick class"
+        );
+        let extras = &players[format!("{predictor}_extras")];
+        assert!(extras["mean_f1"].is_f64() && extras["main_stick_moved_f1"].is_f64());
+    }
+    let characters = players["by_character"].as_object().unwrap();
+    assert!(characters.len() >= 2, "{characters:?}");
+    let sum: u64 = characters
+        .values()
+        .map(|c| c["frames"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        Some(sum),
+        players["frames"].as_u64(),
+        "the characters add up"
+    );
+}
