@@ -1,6 +1,9 @@
-//! One `fourstock train` run end to end: a replay folder split by file,
-//! the chosen ports turned into sequences, a model trained and written to
-//! its folder, and the held-out table printed.
+//! One `fourstock train` run end to end: a replay folder split into
+//! held-out files, held-out players, validation players and training
+//! ports; the training ports (and, with mirroring, their mirror images)
+//! turned into sequences; a model trained, early-stopped on the validation
+//! players, and written to its folder; and the held-out tables, by file and
+//! by player.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,7 +15,8 @@ use tracing::info;
 
 use crate::dataset::{self, Selection};
 use crate::eval::{evaluate, Evaluation};
-use crate::trainer::{train, TrainError, TrainOptions, TrainReport};
+use crate::sequence::Sequence;
+use crate::trainer::{train_validated, TrainError, TrainOptions, TrainReport};
 
 /// A character's external id from its name (any case; `falcon`,
 /// `dk`, `gnw`, `ics`, `puff`, `doc`, `ganon` too) or from the number.
@@ -37,21 +41,45 @@ pub struct TrainJob {
     pub competitive: bool,
     /// Files held out for evaluation, by a hash of the file name.
     pub held_out_percent: u32,
+    /// Players held out for evaluation, by a hash of who played: none of
+    /// their ports is trained on, in any file.
+    pub held_out_players_percent: u32,
+    /// Players (of the rest) whose ports early stopping watches.
+    pub validation_percent: u32,
+    /// Add every training sequence's left/right mirror image.
+    pub mirror: bool,
 }
 
 /// What a run did.
 pub struct JobReport {
-    /// Training files that gave samples, with their sample counts.
+    /// Training files that gave samples, with their sample counts
+    /// (mirror images not counted).
     pub train_files: Vec<(String, usize)>,
     pub held_out_files: Vec<String>,
+    /// The held-out players, and the validation players.
+    pub held_out_players: Vec<String>,
+    pub validation_players: Vec<String>,
+    /// Frames in the validation sequences.
+    pub validation_frames: usize,
     pub train: TrainReport,
+    /// On the held-out files.
     pub held_out: Evaluation,
+    /// On every port of the held-out players.
+    pub held_out_by_player: Evaluation,
 }
 
 impl TrainJob {
     /// Loads, trains, writes the checkpoint (to `options.out`) and
     /// evaluates on the held-out files.
-    pub fn run(mut self) -> Result<JobReport, TrainError> {
+    pub fn run(self) -> Result<JobReport, TrainError> {
+        self.run_with(&mut |_| {})
+    }
+
+    /// As [`TrainJob::run`], telling `progress` after every step.
+    pub fn run_with(
+        mut self,
+        progress: &mut dyn FnMut(&crate::trainer::Progress),
+    ) -> Result<JobReport, TrainError> {
         let files = replay_files(&self.replays).map_err(|e| {
             TrainError::NoData(format!("cannot list {}: {e}", self.replays.display()))
         })?;
@@ -63,8 +91,21 @@ impl TrainJob {
             reset: self.config.reset,
         };
         let loading = Instant::now();
-        let sequences = dataset::load(&train_files, &selection);
+        let pool = dataset::load(&train_files, &selection);
         let held_out = dataset::load(&held_files, &selection);
+        let player_out =
+            |s: &Sequence| dataset::held_out_player(&s.player, self.held_out_players_percent);
+        // Held-out players: every port of theirs, in any file.
+        let by_player: Vec<Sequence> = pool
+            .iter()
+            .chain(&held_out)
+            .filter(|s| player_out(s))
+            .cloned()
+            .collect();
+        let (validation, mut sequences): (Vec<Sequence>, Vec<Sequence>) = pool
+            .into_iter()
+            .filter(|s| !player_out(s))
+            .partition(|s| dataset::validation_player(&s.player, self.validation_percent));
         let mut per_file: Vec<(String, usize)> = Vec::new();
         for s in &sequences {
             match per_file.last_mut() {
@@ -72,20 +113,39 @@ impl TrainJob {
                 _ => per_file.push((s.file.clone(), s.len())),
             }
         }
-        let mut held_names: Vec<String> = held_out.iter().map(|s| s.file.clone()).collect();
-        held_names.dedup();
+        let names = |list: &[Sequence], by: fn(&Sequence) -> &String| {
+            let mut names: Vec<String> = list.iter().map(|s| by(s).clone()).collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        let held_names = names(&held_out, |s| &s.file);
         info!(
-            "{} training sequences ({} frames) from {} files, {} held-out sequences ({} frames) from {} files, read in {:.1}s",
+            "{} training sequences ({} frames) from {} files; {} validation sequences ({} frames); {} held-out sequences ({} frames) from {} files; {} sequences ({} frames) of held-out players; read in {:.1}s",
             sequences.len(),
             dataset::samples(&sequences),
             per_file.len(),
+            validation.len(),
+            dataset::samples(&validation),
             held_out.len(),
             dataset::samples(&held_out),
             held_names.len(),
+            by_player.len(),
+            dataset::samples(&by_player),
             loading.elapsed().as_secs_f64()
         );
+        if self.mirror {
+            let mirrored: Vec<Sequence> = sequences.iter().map(Sequence::mirrored).collect();
+            sequences.extend(mirrored);
+        }
         self.config.trained = true;
-        let (model, report) = train(self.config, &sequences, &self.options)?;
+        let (model, report) = train_validated(
+            self.config,
+            &sequences,
+            &validation,
+            &self.options,
+            progress,
+        )?;
         info!(
             "trained {} steps ({} frames, {} epochs begun) in {:.1}s: {:.0} frames/s",
             report.steps,
@@ -95,15 +155,31 @@ impl TrainJob {
             report.frames_per_second()
         );
         let policy: RecurrentPolicy = model.policy()?;
-        let evaluation = evaluate(&policy, &held_out, 16).map_err(|e| match e {
-            fourstock_policy::PolicyError::Tensor(t) => TrainError::Tensor(t),
-            other => TrainError::NoData(other.to_string()),
-        })?;
+        let score = |sequences: &[Sequence], split: String| {
+            let mut evaluation = evaluate(&policy, sequences, 16).map_err(|e| match e {
+                fourstock_policy::PolicyError::Tensor(t) => TrainError::Tensor(t),
+                other => TrainError::NoData(other.to_string()),
+            })?;
+            evaluation.split = split;
+            Ok::<_, TrainError>(evaluation)
+        };
+        let held_out_eval = score(
+            &held_out,
+            format!("held-out files ({}%)", self.held_out_percent),
+        )?;
+        let by_player_eval = score(
+            &by_player,
+            format!("held-out players ({}%)", self.held_out_players_percent),
+        )?;
         Ok(JobReport {
             train_files: per_file,
             held_out_files: held_names,
+            held_out_players: names(&by_player, |s| &s.player),
+            validation_players: names(&validation, |s| &s.player),
+            validation_frames: dataset::samples(&validation),
             train: report,
-            held_out: evaluation,
+            held_out: held_out_eval,
+            held_out_by_player: by_player_eval,
         })
     }
 }

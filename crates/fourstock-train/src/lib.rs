@@ -10,23 +10,27 @@
 //! ([`sequence`]). [`window`] cuts lanes of
 //! sequences into windows for truncated backpropagation through time;
 //! [`model`] unrolls the policy over them; [`loss`] scores the logits;
-//! [`trainer`] runs AdamW; [`eval`] compares a policy with two baselines on
+//! [`trainer`] runs AdamW on a schedule, with early stopping;
+//! [`mirror`] flips games left for right; [`eval`] compares a policy with two baselines on
 //! held-out games; [`job`] is one `fourstock train` run end to end.
 
 pub mod dataset;
 pub mod eval;
 pub mod job;
 pub mod loss;
+pub mod mirror;
 pub mod model;
 pub mod sequence;
 pub mod target;
 pub mod trainer;
 pub mod window;
 
-pub use dataset::Selection;
+pub use dataset::{Selection, Split};
 pub use eval::{evaluate, evaluate_files, Evaluation};
 pub use job::{character_id, JobReport, TrainJob};
 pub use model::TrainModel;
 pub use sequence::Sequence;
 pub use target::Target;
-pub use trainer::{train, TrainError, TrainOptions, TrainReport};
+pub use trainer::{
+    train, train_validated, CurvePoint, Progress, Schedule, TrainError, TrainOptions, TrainReport,
+};

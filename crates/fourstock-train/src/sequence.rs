@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use fourstock_policy::{Lifecycle, ResetRule, Verdict};
-use fourstock_proto::{ClientMessage, Frame};
+use fourstock_proto::{ClientMessage, Frame, PlayerFrame};
 
 use crate::target::Target;
 
@@ -18,6 +18,11 @@ pub struct Sequence {
     pub port: u8,
     /// External id of the character chosen for the port.
     pub character: u8,
+    /// Who played the port, for splits by player: see
+    /// [`crate::dataset::player_key`]. The file name until set.
+    pub player: String,
+    /// Whether the frames are the game's left/right mirror image.
+    pub mirrored: bool,
     frames: Arc<Vec<Frame>>,
     /// Frames the daemon steps, in order (rollback re-sends are not).
     stepped: Vec<usize>,
@@ -98,6 +103,8 @@ impl Sequence {
         let samples = stepped.len().saturating_sub(delay);
         resets.truncate(samples);
         Sequence {
+            player: file.clone(),
+            mirrored: false,
             file,
             port,
             character,
@@ -105,6 +112,22 @@ impl Sequence {
             stepped,
             resets,
             delay,
+        }
+    }
+
+    /// Sets who played the port.
+    pub fn with_player(mut self, player: String) -> Sequence {
+        self.player = player;
+        self
+    }
+
+    /// The same play seen in a left/right mirror ([`crate::mirror`]): same
+    /// steps, resets and delay, every frame flipped.
+    pub fn mirrored(&self) -> Sequence {
+        Sequence {
+            frames: crate::mirror::mirror_frames(&self.frames),
+            mirrored: !self.mirrored,
+            ..self.clone()
         }
     }
 
@@ -136,8 +159,17 @@ impl Sequence {
     /// The controller the port held on stepped frame `t` (the newest one a
     /// policy stepping on frame t sees). `t` may run up to `len() + delay`.
     pub fn held(&self, t: usize) -> Target {
+        Target::of(&self.player_at(t).controller)
+    }
+
+    /// The port's player on stepped frame `t` (up to `len() + delay`).
+    pub fn player_at(&self, t: usize) -> &PlayerFrame {
         let frame = &self.frames[self.stepped[t]];
-        let player = frame.player(self.port).expect("checked when built");
-        Target::of(&player.controller)
+        frame.player(self.port).expect("checked when built")
+    }
+
+    /// The port's player on the frame whose input sample `t` targets.
+    pub fn target_player(&self, t: usize) -> &PlayerFrame {
+        self.player_at(t + self.delay)
     }
 }

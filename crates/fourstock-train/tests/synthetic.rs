@@ -49,9 +49,9 @@ async fn a_tiny_model_learns_synthetic_games_reloads_and_serves() {
     println!("{evaluation}");
     for h in 0..6 {
         let (p, r, f) = (
-            evaluation.policy[h],
-            evaluation.repeat[h],
-            evaluation.frequent[h],
+            &evaluation.policy[h],
+            &evaluation.repeat[h],
+            &evaluation.frequent[h],
         );
         assert!(
             p.accuracy >= r.accuracy && p.accuracy >= f.accuracy,
@@ -110,4 +110,82 @@ fn fine_tuning_starts_from_the_given_weights() {
         let diff = (a - &b).unwrap().abs().unwrap().max_all().unwrap();
         assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{name}");
     }
+}
+
+#[test]
+fn a_mirrored_sequence_flips_its_inputs_and_twice_is_the_original() {
+    let config = tiny_config("mirror", vec![8], 2, vec![]);
+    let sequences = synthetic_sequences(1, 120, &config);
+    let seq = &sequences[0];
+    let mirrored = seq.mirrored();
+    assert!(mirrored.mirrored && !seq.mirrored);
+    assert_eq!(mirrored.len(), seq.len());
+    let top = fourstock_recurrent::action::STICK_CLASSES as u8 - 1;
+    let mut flipped = 0;
+    for t in 0..seq.len() {
+        let (a, b) = (seq.target(t), mirrored.target(t));
+        assert_eq!(a.buttons, b.buttons, "sample {t}");
+        assert_eq!(b.sticks[0], top - a.sticks[0], "main x, sample {t}");
+        assert_eq!(b.sticks[1], a.sticks[1], "main y, sample {t}");
+        assert_eq!(b.shoulder, a.shoulder);
+        assert_eq!(seq.reset(t), mirrored.reset(t));
+        assert_eq!(seq.frame(t).players[0].x, -mirrored.frame(t).players[0].x);
+        flipped += (a.sticks[0] != b.sticks[0]) as usize;
+    }
+    assert!(flipped > 0, "the game moves the main stick sideways");
+    let back = mirrored.mirrored();
+    for t in 0..seq.len() {
+        assert_eq!(back.frame(t), seq.frame(t), "sample {t}");
+    }
+}
+
+#[test]
+fn early_stopping_keeps_the_weights_of_the_best_validation() {
+    // Validation is the training games' mirror image: learning "right" on
+    // phases 3..6 helps it at first (the buttons and the shoulder agree),
+    // then hurts it, so its loss has a best point before the end.
+    let config = tiny_config("early", vec![16], 2, vec![]);
+    let sequences = synthetic_sequences(2, 300, &config);
+    let validation: Vec<_> = sequences.iter().map(|s| s.mirrored()).collect();
+    let mut opts = options(300);
+    opts.validate_every = 10;
+    opts.patience = Some(2);
+    let (stopped, report) = fourstock_train::train_validated(
+        config.clone(),
+        &sequences,
+        &validation,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap();
+    let (best_step, _) = report.best.expect("validation ran");
+    assert!(report.stopped_early, "{:?}", report.curve);
+    assert!(
+        best_step < report.steps,
+        "best {best_step} of {}",
+        report.steps
+    );
+    assert_eq!(
+        report.steps,
+        best_step + 30,
+        "stops 3 validations after the best"
+    );
+    // The weights kept are those of the best step: a run of exactly that
+    // many steps (same seed, same windows) ends with the same weights.
+    let (to_best, _) = train(config, &sequences, &options(best_step)).unwrap();
+    for ((name, a), (_, b)) in stopped
+        .tensors()
+        .unwrap()
+        .iter()
+        .zip(to_best.tensors().unwrap())
+    {
+        let diff = (a - &b).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{name}");
+    }
+    let points = report
+        .curve
+        .iter()
+        .filter(|p| p.validation_loss.is_some())
+        .count();
+    assert_eq!(points, report.steps / 10);
 }

@@ -1,7 +1,9 @@
 //! The `fourstock` command: the daemon and the tools around it.
 
 mod bench;
+mod card;
 mod cpu;
+mod curves;
 mod eval;
 mod families;
 mod health;

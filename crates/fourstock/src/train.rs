@@ -1,15 +1,18 @@
 //! `fourstock train`: imitation learning from a folder of Slippi replays.
 //! Trains a policy for one character (or every human player) and writes
-//! it to models/NAME, where `fourstock serve` finds it; then prints the
-//! held-out evaluation. The work is fourstock-train's [`TrainJob`].
+//! it to models/NAME, where `fourstock serve` finds it, with its loss
+//! curves (`curves.csv`, `curves.png`); shows a progress bar with the loss
+//! and the time left; then prints the held-out evaluations, by file and by
+//! player. The work is fourstock-train's [`TrainJob`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use fourstock_recurrent::{CellKind, PolicyConfig, RecurrentPolicy};
-use fourstock_train::{character_id, TrainJob, TrainOptions};
+use fourstock_train::{character_id, Progress, Schedule, TrainJob, TrainOptions};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -32,6 +35,33 @@ pub struct TrainArgs {
     /// Percent of replay files held out for evaluation (chosen by a hash of the file name).
     #[arg(long, default_value_t = 15)]
     held_out_percent: u32,
+    /// Percent of players held out for evaluation (chosen by a hash of the
+    /// connect code): none of their ports is trained on, in any file.
+    #[arg(long, default_value_t = 15)]
+    held_out_players_percent: u32,
+    /// Percent of the other players whose ports are the validation set.
+    #[arg(long, default_value_t = 10)]
+    validation_percent: u32,
+    /// Score the validation set every this many steps (0: never).
+    #[arg(long, default_value_t = 250)]
+    validate_every: usize,
+    /// Stop after this many validations without a better loss, keeping the
+    /// best weights; without it, train to the end and keep the last.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Add every training game's left/right mirror image.
+    #[arg(long)]
+    mirror: bool,
+    /// The learning rate over the run: constant, or a linear warm-up then a
+    /// cosine decay to `--lr-floor` times the rate at `--steps`.
+    #[arg(long, value_enum, default_value = "constant")]
+    schedule: ScheduleArg,
+    /// Warm-up steps of the cosine schedule.
+    #[arg(long, default_value_t = 200)]
+    warmup_steps: usize,
+    /// Where the cosine schedule ends, as a fraction of `--lr`.
+    #[arg(long, default_value_t = 0.05)]
+    lr_floor: f64,
     #[arg(long, default_value = "lstm")]
     cell: CellKind,
     /// Hidden size of each layer, bottom first.
@@ -74,6 +104,12 @@ pub struct TrainArgs {
     /// features) instead of a seeded initialisation.
     #[arg(long, value_name = "MODEL_DIR")]
     init: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ScheduleArg {
+    Constant,
+    Cosine,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -153,12 +189,57 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             out: Some(out.clone()),
             log_every: args.log_every,
             init,
+            schedule: match args.schedule {
+                ScheduleArg::Constant => Schedule::Constant,
+                ScheduleArg::Cosine => Schedule::Cosine {
+                    warmup: args.warmup_steps,
+                    floor: args.lr_floor,
+                },
+            },
+            validate_every: args.validate_every,
+            patience: args.patience,
         },
         competitive: !args.any_ruleset,
         held_out_percent: args.held_out_percent,
+        held_out_players_percent: args.held_out_players_percent,
+        validation_percent: args.validation_percent,
+        mirror: args.mirror,
     };
-    let report = job.run()?;
+    let (card_job, card_config) = (job.clone(), job.config.clone());
+    let bar = progress_bar();
+    let report = job.run_with(&mut |p| show(&bar, p))?;
+    bar.finish_and_clear();
     println!("wrote {}", out.display());
+    let card = crate::card::CardInput {
+        config: &card_config,
+        job: &card_job,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        who: &who,
+        threads: std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    crate::card::write(&out, &card, &report)?;
+    println!("wrote {}", out.join("MODEL_CARD.md").display());
+    let title = format!("{}: loss by step", args.name);
+    for file in crate::curves::write(&out, &title, &report.train.curve)? {
+        println!("wrote {}", file.display());
+    }
+    if let Some((step, loss)) = report.train.best {
+        println!(
+            "validation: {} frames of {} players; best loss {loss:.4} at step {step}{}",
+            report.validation_frames,
+            report.validation_players.len(),
+            if report.train.stopped_early {
+                " (stopped early, best weights kept)"
+            } else if args.patience.is_some() {
+                " (best weights kept)"
+            } else {
+                ""
+            }
+        );
+    }
     println!(
         "trained on {} frames from {} files: {} steps, {} frames in {:.1} s, {:.0} frames/s",
         report.train_files.iter().map(|(_, n)| n).sum::<usize>(),
@@ -175,7 +256,44 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         println!("  {file} ({frames} frames)");
     }
     println!("held-out files: {}", report.held_out_files.join(", "));
+    println!("held-out players: {}", report.held_out_players.join(", "));
+    println!(
+        "validation players: {}",
+        report.validation_players.join(", ")
+    );
     println!();
     print!("{}", report.held_out);
+    println!();
+    print!("{}", report.held_out_by_player);
     Ok(())
+}
+
+/// A bar on a terminal (hidden otherwise): how far the run is, by steps or
+/// by time, whichever ends it first, with the loss and the time left.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {percent:>3}% left {eta_precise} {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn show(bar: &ProgressBar, p: &Progress) {
+    let by_steps = p.step as f64 / p.max_steps.max(1) as f64;
+    let by_time = p
+        .max_time
+        .map_or(0.0, |t| p.elapsed.as_secs_f64() / t.as_secs_f64().max(1e-9));
+    bar.set_position((1000.0 * by_steps.max(by_time)).min(1000.0) as u64);
+    let validation = p
+        .validation_loss
+        .map(|v| format!(", validation {v:.4}"))
+        .unwrap_or_default();
+    bar.set_message(format!(
+        "step {} loss {:.4}{validation} lr {:.1e}",
+        p.step, p.loss, p.learning_rate
+    ));
 }
