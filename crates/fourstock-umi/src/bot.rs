@@ -369,7 +369,7 @@ impl Session<'_> {
                         info.game, info.character
                     ))
                 })?;
-            let policy = self.served.choose(info.port, character);
+            let policy = self.served.choose(info.port, character, self.delay);
             let name = &policy.info().name;
             if policy.info().delay != self.delay && self.warned.insert(name.clone()) {
                 tracing::warn!(

@@ -1,9 +1,11 @@
 //! The models this bot serves, what its `hello` declares from them, and
 //! which model plays each game.
 //!
-//! With `--model NAME` every game is that model's; otherwise a game gets
-//! the first model made for its character, else the registry's default,
-//! as the daemon chooses for a port. The `hello` says:
+//! With `--model NAME` every game is that model's. Otherwise a game gets a
+//! model trained at the arena's delay (the `welcome`'s) when one is
+//! shipped: first one made for its character, then a generic one. Failing
+//! that, the first model made for its character, else the registry's
+//! default, as the daemon chooses for a port. The `hello` says:
 //! - `characters`: `"ALL"` when a generic model (one that lists no
 //!   characters) is served, else the union of the models' characters, as
 //!   libmelee names joined by `+` in name order;
@@ -101,10 +103,31 @@ impl<'a> Served<'a> {
     }
 
     /// The model for a game whose bot plays `character` (external id) on
-    /// `port`.
-    pub fn choose(&self, port: u8, character: u8) -> Arc<dyn Policy> {
+    /// `port`, in an arena that delays inputs by `delay` frames.
+    pub fn choose(&self, port: u8, character: u8, delay: u32) -> Arc<dyn Policy> {
         if let Some(policy) = &self.only {
             return policy.clone();
+        }
+        let at_delay: Vec<&Arc<dyn Policy>> = self
+            .policies()
+            .into_iter()
+            .filter(|p| p.info().delay == delay)
+            .collect();
+        let made_for = at_delay
+            .iter()
+            .find(|p| p.info().characters.contains(&character));
+        let generic = || at_delay.iter().find(|p| p.info().characters.is_empty());
+        // The default itself, when it fits, before another generic model.
+        let default = self.default_policy();
+        let default_fits = default.info().delay == delay && default.info().characters.is_empty();
+        if let Some(policy) = made_for {
+            return (*policy).clone();
+        }
+        if default_fits {
+            return default.clone();
+        }
+        if let Some(policy) = generic() {
+            return (*policy).clone();
         }
         let request = PortRequest {
             port,

@@ -378,3 +378,73 @@ fn metrics_count_the_games_a_bot_plays() {
     arena.send(&Tagged { t: "shutdown" });
     assert_eq!(arena.wait().code(), Some(0));
 }
+
+/// Steps each model took, read from a bot's metrics.
+fn steps_by_model(addr: std::net::SocketAddr, models: &[&str]) -> Vec<String> {
+    let text = scrape(addr, "/metrics");
+    models
+        .iter()
+        .map(|m| {
+            fourstock_tests::metrics::value(
+                &text,
+                &format!("fourstock_steps_total{{model=\"{m}\"}}"),
+            )
+            .unwrap_or("0")
+            .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_model_trained_at_the_arenas_delay_plays() {
+    // The default model (delay 6) and a copy of it trained, says its
+    // config, at delay 18.
+    let folder = std::env::temp_dir().join(format!("fourstock-umi-delays-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    models_folder(&folder, &["generic-lstm"], |_| {});
+    let d18 = folder.join("generic-lstm-d18");
+    std::fs::create_dir_all(&d18).unwrap();
+    std::fs::copy(
+        folder.join("generic-lstm/model.safetensors"),
+        d18.join("model.safetensors"),
+    )
+    .unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("generic-lstm/config.json")).unwrap())
+            .unwrap();
+    config["name"] = "generic-lstm-d18".into();
+    config["delay"] = 18.into();
+    std::fs::write(
+        d18.join("config.json"),
+        serde_json::to_vec(&config).unwrap(),
+    )
+    .unwrap();
+
+    let names = ["generic-lstm", "generic-lstm-d18"];
+    for (delay, want) in [(18, ["0", "3"]), (6, ["3", "0"]), (21, ["3", "0"])] {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let endpoint = addr.to_string();
+        let mut arena = Arena::start(
+            &["--models", folder.to_str().unwrap(), "--metrics", &endpoint],
+            &[],
+        );
+        arena.handshake(&Welcome::new(delay, 4, 1));
+        arena.new_games(&[(1, "FOX")]);
+        let packed = pack(&frames(-123, -120), 1);
+        for (t, bytes) in packed.chunks_exact(FRAME_SIZE).enumerate() {
+            arena.exchange("obs", 0, &[1], &[t == 0], bytes);
+        }
+        assert_eq!(
+            steps_by_model(addr, &names),
+            want,
+            "welcome delay {delay}: steps of {names:?}"
+        );
+        arena.end_games(&[1]);
+        arena.send(&Tagged { t: "shutdown" });
+        assert_eq!(arena.wait().code(), Some(0));
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+}
