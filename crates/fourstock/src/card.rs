@@ -27,12 +27,7 @@ pub fn render(input: &CardInput<'_>, report: &JobReport) -> String {
     let c = input.config;
     let o = &input.job.options;
     let t = &report.train;
-    let shape = c
-        .hidden_sizes
-        .iter()
-        .map(|h| h.to_string())
-        .collect::<Vec<_>>()
-        .join("x");
+    let shape = shape(&c.hidden_sizes);
     let mut s = String::new();
     let _ = writeln!(s, "# {}\n\n{}\n", c.name, c.description);
     let _ = writeln!(
@@ -209,6 +204,15 @@ pub fn render(input: &CardInput<'_>, report: &JobReport) -> String {
          the target on frame t + delay), \"frequent\" each head's commonest class."
     );
     s
+}
+
+/// Layer widths as "128x128".
+pub fn shape(hidden: &[usize]) -> String {
+    hidden
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }
 
 /// Writes `dir/MODEL_CARD.md`.

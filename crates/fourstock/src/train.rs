@@ -129,12 +129,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         args.character.join(", ")
     };
-    let shape = args
-        .hidden
-        .iter()
-        .map(|h| h.to_string())
-        .collect::<Vec<_>>()
-        .join("x");
+    let shape = crate::card::shape(&args.hidden);
     let mut config = PolicyConfig {
         description: format!(
             "Behavioural cloning of {who} in the Slippi replays of {} ({}), {} {shape}, delay {} frames; made by `fourstock train`.",

@@ -5,14 +5,32 @@
 
 mod daemon;
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use daemon::fourstock;
 use fourstock_tests::shared::replays_dir;
 
-fn model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/generic-lstm")
+/// `fourstock eval` of the default model on `dir`'s held-out 15%, with
+/// `extra` arguments; its output, having checked that it succeeded.
+fn eval(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/generic-lstm");
+    let mut args: Vec<&OsStr> = vec![
+        "eval".as_ref(),
+        model.as_os_str(),
+        dir.as_os_str(),
+        "--held-out-percent".as_ref(),
+        "15".as_ref(),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let out = fourstock(&args, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 #[test]
@@ -21,24 +39,8 @@ fn the_table_has_f1_beside_accuracy_and_loss_for_every_predictor() {
     else {
         return;
     };
-    let out = fourstock(
-        &[
-            "eval".as_ref(),
-            model().as_os_str(),
-            dir.as_os_str(),
-            "--held-out-percent".as_ref(),
-            "15".as_ref(),
-            "--by".as_ref(),
-            "character".as_ref(),
-        ],
-        Duration::from_secs(120),
-    );
+    let out = eval(&dir, &["--by", "character"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.contains("held-out files (15%)"), "{stdout}");
     assert!(
         stdout.contains("| head     | policy acc | loss   | F1     | repeat acc | loss   | F1     | frequent acc | loss   | F1     |"),
@@ -61,26 +63,7 @@ fn json_by_player_split_holds_per_class_f1_and_characters() {
         return;
     };
     let run = |split: &str| {
-        let out = fourstock(
-            &[
-                "eval".as_ref(),
-                model().as_os_str(),
-                dir.as_os_str(),
-                "--held-out-percent".as_ref(),
-                "15".as_ref(),
-                "--split".as_ref(),
-                split.as_ref(),
-                "--by".as_ref(),
-                "character".as_ref(),
-                "--json".as_ref(),
-            ],
-            Duration::from_secs(120),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = eval(&dir, &["--split", split, "--by", "character", "--json"]);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("one JSON object")
     };
     let players = run("players");
