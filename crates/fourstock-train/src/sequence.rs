@@ -19,7 +19,7 @@ pub struct Sequence {
     /// External id of the character chosen for the port.
     pub character: u8,
     /// Who played the port, for splits by player: see
-    /// [`crate::dataset::player_key`]. The file name until set.
+    /// the dataset's `player_key`. The file name until set.
     pub player: String,
     /// Whether the frames are the game's left/right mirror image.
     pub mirrored: bool,
