@@ -590,7 +590,8 @@ fn head_score(head: usize, accuracy: f64, loss: f64, classes: Vec<ClassF1>) -> H
         head: HEADS[head],
         accuracy,
         loss,
-        f1: defined.iter().sum::<f64>() / defined.len().max(1) as f64,
+        // Folded from +0.0: an empty f64 sum is -0.0.
+        f1: defined.iter().fold(0.0, |a, b| a + b) / defined.len().max(1) as f64,
         classes,
     }
 }
@@ -630,6 +631,9 @@ impl fmt::Display for Scored {
     /// the policy and of both baselines; then the per-button F1, the main
     /// stick and the airdodge lines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.frames == 0 {
+            return writeln!(f, "No frame to score.");
+        }
         writeln!(
             f,
             "| head     | policy acc | loss   | F1     | repeat acc | loss   | F1     | frequent acc | loss   | F1     |"
@@ -822,5 +826,12 @@ mod tests {
         );
         // Frequent moves the stick everywhere: 3 moved of 4.
         assert!((s.frequent_extras.main_stick_moved_f1 - 2.0 * 3.0 / 7.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn nothing_to_score_says_so() {
+        let s = Tally::default().scored(0, 0);
+        assert!(s.policy[0].f1.is_sign_positive());
+        assert_eq!(s.to_string(), "No frame to score.\n");
     }
 }
