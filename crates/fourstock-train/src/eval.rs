@@ -260,7 +260,7 @@ fn f1(hit: f64, predicted: f64, actual: f64) -> Option<f64> {
 }
 
 /// Running sums over scored rows.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Tally {
     rows: usize,
     /// Per head: policy correct, policy loss sum, target equal to the held input.
@@ -286,30 +286,6 @@ struct Tally {
     airdodge: f64,
     airdodge_policy: f64,
     airdodge_repeat: f64,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            rows: 0,
-            correct: [0.0; 6],
-            loss: [0.0; 6],
-            repeats: [0.0; 6],
-            button_repeats: [0.0; NB],
-            button_presses: [0.0; NB],
-            button_policy: [Counts::default(); NB],
-            button_repeat: [Counts::default(); NB],
-            classes: [[0.0; SC]; 5],
-            class_policy: [[Counts::default(); SC]; 5],
-            class_repeat: [[Counts::default(); SC]; 5],
-            moved: 0.0,
-            moved_policy: Counts::default(),
-            moved_repeat: Counts::default(),
-            airdodge: 0.0,
-            airdodge_policy: 0.0,
-            airdodge_repeat: 0.0,
-        }
-    }
 }
 
 /// The index of the largest value.

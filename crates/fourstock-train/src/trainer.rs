@@ -157,7 +157,6 @@ impl TrainReport {
     /// The mean loss of the first and of the last `n` steps.
     pub fn first_and_last(&self, n: usize) -> (f32, f32) {
         let n = n.clamp(1, self.losses.len().max(1));
-        let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len().max(1) as f32;
         (
             mean(&self.losses[..n.min(self.losses.len())]),
             mean(&self.losses[self.losses.len().saturating_sub(n)..]),
@@ -182,6 +181,11 @@ pub fn train(
     options: &TrainOptions,
 ) -> Result<(TrainModel, TrainReport), TrainError> {
     train_validated(config, sequences, &[], options, &mut |_| {})
+}
+
+/// The mean of `losses`; 0 for none.
+fn mean(losses: &[f32]) -> f32 {
+    losses.iter().sum::<f32>() / losses.len().max(1) as f32
 }
 
 /// Validation windows scored at most; about 200 k frames at 32 x 64.
@@ -267,8 +271,6 @@ pub fn train_validated(
             && report.steps.is_multiple_of(options.validate_every);
         let log = options.log_every > 0 && report.steps.is_multiple_of(options.log_every);
         if log || validate {
-            let recent = &report.losses[since_point..];
-            let mean = recent.iter().sum::<f32>() / recent.len().max(1) as f32;
             let validation_loss = if validate {
                 Some(validation_loss(&model, &held)?)
             } else {
@@ -276,7 +278,7 @@ pub fn train_validated(
             };
             report.curve.push(CurvePoint {
                 step: report.steps,
-                train_loss: mean,
+                train_loss: mean(&report.losses[since_point..]),
                 validation_loss,
                 learning_rate: rate,
             });
@@ -307,25 +309,24 @@ pub fn train_validated(
         if log {
             let frames = (report.steps - since_log.1) * window.steps * window.lanes;
             let fps = frames as f64 / since_log.0.elapsed().as_secs_f64().max(1e-9);
-            let recent = &report.losses[since_log.1..];
-            let mean = recent.iter().sum::<f32>() / recent.len() as f32;
+            let recent = mean(&report.losses[since_log.1..]);
             info!(
                 step = report.steps,
                 epoch = windows.epochs(),
-                "loss {mean:.4} (buttons {:.4}, sticks {:.4}, shoulder {:.4}), grad norm {norm:.3}, lr {rate:.2e}, {fps:.0} frames/s",
+                "loss {recent:.4} (buttons {:.4}, sticks {:.4}, shoulder {:.4}), grad norm {norm:.3}, lr {rate:.2e}, {fps:.0} frames/s",
                 l.buttons.to_scalar::<f32>()?,
                 l.sticks.to_scalar::<f32>()?,
                 l.shoulder.to_scalar::<f32>()?,
             );
             since_log = (Instant::now(), report.steps);
         }
-        let shown = &report.losses[report.losses.len().saturating_sub(options.log_every.max(1))..];
+        let shown = report.losses.len().saturating_sub(options.log_every.max(1));
         progress(&Progress {
             step: report.steps,
             max_steps: options.max_steps,
             elapsed: start.elapsed(),
             max_time: options.max_time,
-            loss: shown.iter().sum::<f32>() / shown.len() as f32,
+            loss: mean(&report.losses[shown..]),
             validation_loss: last_validation,
             learning_rate: rate,
         });
