@@ -35,6 +35,10 @@ pub const MIN_TEMPERATURE: f32 = 1e-4;
 /// every class is already about as likely as any other.
 pub const MAX_TEMPERATURE: f32 = 100.0;
 
+/// The largest decision bias, in logits: 100. A fitted bias moves a
+/// decision by a few units; at 100 a class is chosen always or never.
+pub const MAX_DECISION_BIAS: f32 = 100.0;
+
 /// `Ok` when `lo <= value <= hi`; else the reason, naming `field`. A NaN
 /// is outside every range.
 pub fn within<T: PartialOrd + Display>(field: &str, value: T, lo: T, hi: T) -> Result<(), String> {
@@ -49,6 +53,19 @@ pub fn within<T: PartialOrd + Display>(field: &str, value: T, lo: T, hi: T) -> R
 /// [`MAX_TEMPERATURE`].
 pub fn temperature(field: &str, value: f32) -> Result<(), String> {
     within(field, value, MIN_TEMPERATURE, MAX_TEMPERATURE)
+}
+
+/// A decision bias's check: every value [`within`] +-[`MAX_DECISION_BIAS`],
+/// the first one outside named by its index.
+pub fn decision_bias(field: &str, bias: &[f32]) -> Result<(), String> {
+    bias.iter().enumerate().try_for_each(|(k, &b)| {
+        within(
+            &format!("{field}[{k}]"),
+            b,
+            -MAX_DECISION_BIAS,
+            MAX_DECISION_BIAS,
+        )
+    })
 }
 
 #[cfg(test)]
@@ -66,5 +83,11 @@ mod tests {
             let reason = temperature("t", bad).unwrap_err();
             assert!(reason.starts_with("t is "), "{reason}");
         }
+        assert!(decision_bias("b", &[0.0, MAX_DECISION_BIAS, -MAX_DECISION_BIAS]).is_ok());
+        assert_eq!(
+            decision_bias("b", &[0.0, f32::NAN]).unwrap_err(),
+            "b[1] is NaN, outside -100..=100"
+        );
+        assert!(decision_bias("b", &[100.5]).is_err());
     }
 }

@@ -20,6 +20,7 @@ use fourstock_nn::safetensors::{self, F32Tensor, WeightsError};
 use fourstock_policy::limits::{self, within, MAX_LAYERS};
 use fourstock_policy::model_dir::{self, ConfigError};
 
+use crate::action;
 use crate::config::PolicyConfig;
 use crate::core::gates;
 
@@ -92,8 +93,20 @@ pub fn check_config(config: &PolicyConfig) -> Result<(), String> {
     }
     // Melee has at most 3 opponents; the feature vector grows with each.
     within("features.opponents", config.features.opponents, 0, 3)?;
-    if let crate::config::Decoding::Sample { temperature } = config.decoding {
-        limits::temperature("decoding.temperature", temperature)?;
+    match &config.decoding {
+        crate::config::Decoding::Sample { temperature } => {
+            limits::temperature("decoding.temperature", *temperature)?;
+        }
+        crate::config::Decoding::Calibrated { bias } => {
+            within(
+                "decoding.bias.len()",
+                bias.len(),
+                action::SIZE,
+                action::SIZE,
+            )?;
+            limits::decision_bias("decoding.bias", bias)?;
+        }
+        crate::config::Decoding::Argmax => {}
     }
     Ok(())
 }

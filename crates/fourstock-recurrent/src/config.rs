@@ -58,7 +58,7 @@ impl Default for FeatureConfig {
 }
 
 /// How logits become a controller.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]
 pub enum Decoding {
     /// The most likely class of every head; deterministic.
@@ -66,6 +66,23 @@ pub enum Decoding {
     Argmax,
     /// Seeded sampling with a temperature.
     Sample { temperature: f32 },
+    /// The most likely class after adding `bias` (one value per logit, 81)
+    /// to the logits: a button is pressed when its logit plus its bias is
+    /// positive. The probabilities are unchanged; only the decision moves,
+    /// so that rare inputs (a button, a stick tilt) are chosen as often as
+    /// the validation players chose them. `fourstock train --calibrate`
+    /// fits it; deterministic.
+    Calibrated { bias: Vec<f32> },
+}
+
+impl Decoding {
+    /// The bias the deterministic decision adds to the logits, if any.
+    pub fn decision_bias(&self) -> Option<&[f32]> {
+        match self {
+            Decoding::Calibrated { bias } => Some(bias),
+            _ => None,
+        }
+    }
 }
 
 /// A model's config.json.

@@ -1,14 +1,15 @@
 //! The controller head: a linear layer from the core's output to the 81
 //! logits of the action space, and the decoding of those logits into a
-//! controller: argmax, or seeded sampling with a temperature.
+//! controller: argmax, argmax after a fitted per-class bias, or seeded
+//! sampling with a temperature.
 //!
-//! Buttons are independent Bernoullis (pressed when the logit is positive
-//! under argmax); each stick axis and the shoulder are categorical. The
-//! shoulder is sent as the L trigger's analog value.
+//! Buttons are independent Bernoullis (pressed when the logit, plus its
+//! bias if any, is positive); each stick axis and the shoulder are
+//! categorical. The shoulder is sent as the L trigger's analog value.
 
 use candle_core::Tensor;
 use candle_nn::{Init, VarBuilder};
-use fourstock_proto::{Buttons, ControllerState};
+use fourstock_proto::ControllerState;
 use rand::Rng;
 
 use crate::action;
@@ -56,74 +57,115 @@ impl ControllerHead {
     }
 }
 
-/// One row of logits into a controller.
-pub fn decode<R: Rng>(logits: &[f32], decoding: Decoding, rng: &mut R) -> ControllerState {
+/// A deterministic decision: which buttons are pressed and the class of
+/// each stick axis and of the shoulder, in head order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub pressed: [bool; action::BUTTONS.len()],
+    /// Main x, main y, c x, c y, then the shoulder.
+    pub classes: [usize; action::STICK_AXES + 1],
+}
+
+/// The deterministic decision on a row of logits, with `bias` (81 values)
+/// added first when given: what argmax and calibrated decoding play, and
+/// what evaluation scores.
+pub fn decide(logits: &[f32], bias: Option<&[f32]>) -> Decision {
     debug_assert_eq!(logits.len(), action::SIZE);
-    let mut c = ControllerState::NEUTRAL;
-    let mut buttons = Buttons::default();
-    for (&bit, &logit) in action::BUTTONS.iter().zip(logits) {
-        let pressed = match decoding {
-            Decoding::Argmax => logit > 0.0,
-            Decoding::Sample { temperature } => {
-                rng.random::<f32>() < sigmoid(logit / temperature.max(1e-6))
-            }
+    let at = |k: usize| logits[k] + bias.map_or(0.0, |b| b[k]);
+    let mut pressed = [false; action::BUTTONS.len()];
+    for (k, p) in pressed.iter_mut().enumerate() {
+        *p = at(k) > 0.0;
+    }
+    let mut classes = [0; action::STICK_AXES + 1];
+    for (head, class) in classes.iter_mut().enumerate() {
+        let (from, count) = if head < action::STICK_AXES {
+            (
+                action::STICKS_AT + head * action::STICK_CLASSES,
+                action::STICK_CLASSES,
+            )
+        } else {
+            (action::SHOULDER_AT, action::SHOULDER_CLASSES)
         };
-        buttons.set(bit, pressed);
+        *class = (from..from + count)
+            .fold((0, f32::NEG_INFINITY), |best, k| {
+                if at(k) > best.1 {
+                    (k - from, at(k))
+                } else {
+                    best
+                }
+            })
+            .0;
     }
-    c.buttons = buttons;
-    let mut axes = [0.5f32; action::STICK_AXES];
-    for (axis, value) in axes.iter_mut().enumerate() {
-        let at = action::STICKS_AT + axis * action::STICK_CLASSES;
-        let class = choose(&logits[at..at + action::STICK_CLASSES], decoding, rng);
-        *value = action::stick_value(class);
+    Decision { pressed, classes }
+}
+
+/// One row of logits into a controller.
+pub fn decode<R: Rng>(logits: &[f32], decoding: &Decoding, rng: &mut R) -> ControllerState {
+    debug_assert_eq!(logits.len(), action::SIZE);
+    let decision = match decoding {
+        Decoding::Argmax => decide(logits, None),
+        Decoding::Calibrated { bias } => decide(logits, Some(bias)),
+        Decoding::Sample { temperature } => sample(logits, *temperature, rng),
+    };
+    let mut c = ControllerState::NEUTRAL;
+    for (&bit, &pressed) in action::BUTTONS.iter().zip(&decision.pressed) {
+        c.buttons.set(bit, pressed);
     }
-    [c.main_x, c.main_y, c.c_x, c.c_y] = axes;
-    let at = action::SHOULDER_AT;
-    let class = choose(&logits[at..at + action::SHOULDER_CLASSES], decoding, rng);
-    c.l_trigger = action::shoulder_value(class);
+    let [main_x, main_y, c_x, c_y, shoulder] = decision.classes;
+    c.main_x = action::stick_value(main_x);
+    c.main_y = action::stick_value(main_y);
+    c.c_x = action::stick_value(c_x);
+    c.c_y = action::stick_value(c_y);
+    c.l_trigger = action::shoulder_value(shoulder);
     c
+}
+
+/// A seeded draw of every head at `temperature`.
+fn sample<R: Rng>(logits: &[f32], temperature: f32, rng: &mut R) -> Decision {
+    let t = temperature.max(1e-6);
+    let mut pressed = [false; action::BUTTONS.len()];
+    for (p, &logit) in pressed.iter_mut().zip(logits) {
+        *p = rng.random::<f32>() < sigmoid(logit / t);
+    }
+    let mut classes = [0; action::STICK_AXES + 1];
+    for (head, class) in classes.iter_mut().enumerate() {
+        let row = if head < action::STICK_AXES {
+            let at = action::STICKS_AT + head * action::STICK_CLASSES;
+            &logits[at..at + action::STICK_CLASSES]
+        } else {
+            &logits[action::SHOULDER_AT..action::SHOULDER_AT + action::SHOULDER_CLASSES]
+        };
+        *class = draw(row, t, rng);
+    }
+    Decision { pressed, classes }
 }
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// The class picked from categorical logits.
-fn choose<R: Rng>(logits: &[f32], decoding: Decoding, rng: &mut R) -> usize {
-    let argmax = || {
-        logits
-            .iter()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, &l)| {
-                if l > best.1 {
-                    (i, l)
-                } else {
-                    best
-                }
-            })
-            .0
-    };
-    match decoding {
-        Decoding::Argmax => argmax(),
-        Decoding::Sample { temperature } => {
-            let t = temperature.max(1e-6);
-            let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let total: f32 = logits.iter().map(|&l| ((l - top) / t).exp()).sum();
-            let mut draw = rng.random::<f32>() * total;
-            for (i, &l) in logits.iter().enumerate() {
-                draw -= ((l - top) / t).exp();
-                if draw <= 0.0 {
-                    return i;
-                }
-            }
-            argmax()
+/// A class drawn from categorical logits at temperature `t`.
+fn draw<R: Rng>(logits: &[f32], t: f32, rng: &mut R) -> usize {
+    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = logits.iter().map(|&l| ((l - top) / t).exp()).sum();
+    let mut left = rng.random::<f32>() * total;
+    for (i, &l) in logits.iter().enumerate() {
+        left -= ((l - top) / t).exp();
+        if left <= 0.0 {
+            return i;
         }
     }
+    // Rounding left a sliver: the likeliest class.
+    logits
+        .iter()
+        .position(|&l| l == top)
+        .unwrap_or(logits.len() - 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fourstock_proto::Buttons;
     use rand::SeedableRng;
 
     fn logits() -> Vec<f32> {
@@ -140,7 +182,7 @@ mod tests {
     #[test]
     fn argmax_decodes_each_head() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let c = decode(&logits(), Decoding::Argmax, &mut rng);
+        let c = decode(&logits(), &Decoding::Argmax, &mut rng);
         assert_eq!(c.buttons, Buttons(Buttons::A));
         assert_eq!((c.main_x, c.main_y, c.c_x, c.c_y), (1.0, 0.5, 0.5, 0.0));
         assert_eq!((c.l_trigger, c.r_trigger), (0.5, 0.0));
@@ -152,16 +194,42 @@ mod tests {
         let draw = |seed| {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             (0..50)
-                .map(|_| decode(&flat, Decoding::Sample { temperature: 1.0 }, &mut rng))
+                .map(|_| decode(&flat, &Decoding::Sample { temperature: 1.0 }, &mut rng))
                 .collect::<Vec<_>>()
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let argmax = decode(&logits(), Decoding::Argmax, &mut rng);
+        let argmax = decode(&logits(), &Decoding::Argmax, &mut rng);
         for _ in 0..20 {
-            let cold = decode(&logits(), Decoding::Sample { temperature: 0.01 }, &mut rng);
+            let cold = decode(&logits(), &Decoding::Sample { temperature: 0.01 }, &mut rng);
             assert_eq!(cold, argmax);
         }
+    }
+
+    #[test]
+    fn a_calibration_bias_moves_the_decision_and_nothing_else() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let mut bias = vec![0.0; action::SIZE];
+        // B's logit is -1: a bias of 1.5 presses it; A's 2.0 minus 3 releases it.
+        bias[1] = 1.5;
+        bias[0] = -3.0;
+        // Main x: class 3 (logit -1) overtakes class 16 (logit 5) only past 6.
+        bias[action::STICKS_AT + 3] = 6.5;
+        let calibrated = Decoding::Calibrated { bias: bias.clone() };
+        let c = decode(&logits(), &calibrated, &mut rng);
+        assert_eq!(c.buttons, Buttons(Buttons::B));
+        assert_eq!(c.main_x, action::stick_value(3));
+        assert_eq!((c.main_y, c.c_x, c.c_y, c.l_trigger), (0.5, 0.5, 0.0, 0.5));
+        // A zero bias is argmax.
+        let zero = Decoding::Calibrated {
+            bias: vec![0.0; action::SIZE],
+        };
+        assert_eq!(
+            decode(&logits(), &zero, &mut rng),
+            decode(&logits(), &Decoding::Argmax, &mut rng)
+        );
+        bias[action::STICKS_AT + 3] = 5.5;
+        assert_eq!(decide(&logits(), Some(&bias)).classes[0], 16);
     }
 }

@@ -303,7 +303,7 @@ impl Policy for RecurrentPolicy {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let decoding = self.config.decoding;
+        let decoding = &self.config.decoding;
         let mut controllers = Vec::with_capacity(batch.len());
         let mut rows = FrameRows {
             featurizer: &self.featurizer,

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use fourstock_policy::{Policy, PolicyError, StepRequest};
 use fourstock_proto::melee;
-use fourstock_recurrent::{action, RecurrentPolicy};
+use fourstock_recurrent::{action, head, RecurrentPolicy};
 use serde::Serialize;
 
 use crate::dataset::{self, Selection};
@@ -174,45 +174,16 @@ pub fn evaluate(
 ) -> Result<Evaluation, PolicyError> {
     let mut all = Tally::default();
     let mut characters: BTreeMap<u8, Tally> = BTreeMap::new();
-    let mut queue = sequences.iter().filter(|s| !s.is_empty());
-    let mut active: Vec<(&Sequence, usize, fourstock_policy::PolicyState)> = Vec::new();
-    loop {
-        while active.len() < lanes.max(1) {
-            match queue.next() {
-                Some(s) => active.push((s, 0, policy.initial_state(0))),
-                None => break,
-            }
-        }
-        if active.is_empty() {
-            break;
-        }
-        for (s, i, state) in active.iter_mut() {
-            if s.reset(*i) {
-                *state = policy.initial_state(0);
-            }
-        }
-        let mut requests: Vec<StepRequest<'_>> = active
-            .iter_mut()
-            .map(|(s, i, state)| StepRequest {
-                frame: s.frame(*i),
-                port: s.port,
-                state,
-            })
-            .collect();
-        let logits = policy.step_logits(&mut requests)?.to_vec2::<f32>()?;
-        drop(requests);
-        for ((s, i, _), row) in active.iter_mut().zip(&logits) {
-            let (held, target) = (s.held(*i), s.target(*i));
-            let airborne = !s.target_player(*i).on_ground;
-            all.add(row, &held, &target, airborne);
-            characters
-                .entry(s.character)
-                .or_default()
-                .add(row, &held, &target, airborne);
-            *i += 1;
-        }
-        active.retain(|(s, i, _)| *i < s.len());
-    }
+    let bias = policy.config().decoding.decision_bias();
+    each_row(policy, sequences, lanes, |s, i, row| {
+        let (held, target) = (s.held(i), s.target(i));
+        let airborne = !s.target_player(i).on_ground;
+        all.add(row, bias, &held, &target, airborne);
+        characters
+            .entry(s.character)
+            .or_default()
+            .add(row, bias, &held, &target, airborne);
+    })?;
     let scored = |tally: &Tally, of: &dyn Fn(&Sequence) -> bool| {
         let chosen: Vec<&Sequence> = sequences
             .iter()
@@ -237,6 +208,50 @@ pub fn evaluate(
             })
             .collect(),
     })
+}
+
+/// Steps `policy` over every frame of `sequences` as the daemon would
+/// (its resets, its state carried), up to `lanes` sequences at once, and
+/// hands each frame's logits to `row` with its sequence and index.
+pub fn each_row(
+    policy: &RecurrentPolicy,
+    sequences: &[Sequence],
+    lanes: usize,
+    mut row: impl FnMut(&Sequence, usize, &[f32]),
+) -> Result<(), PolicyError> {
+    let mut queue = sequences.iter().filter(|s| !s.is_empty());
+    let mut active: Vec<(&Sequence, usize, fourstock_policy::PolicyState)> = Vec::new();
+    loop {
+        while active.len() < lanes.max(1) {
+            match queue.next() {
+                Some(s) => active.push((s, 0, policy.initial_state(0))),
+                None => break,
+            }
+        }
+        if active.is_empty() {
+            return Ok(());
+        }
+        for (s, i, state) in active.iter_mut() {
+            if s.reset(*i) {
+                *state = policy.initial_state(0);
+            }
+        }
+        let mut requests: Vec<StepRequest<'_>> = active
+            .iter_mut()
+            .map(|(s, i, state)| StepRequest {
+                frame: s.frame(*i),
+                port: s.port,
+                state,
+            })
+            .collect();
+        let logits = policy.step_logits(&mut requests)?.to_vec2::<f32>()?;
+        drop(requests);
+        for ((s, i, _), logits) in active.iter_mut().zip(&logits) {
+            row(s, *i, logits);
+            *i += 1;
+        }
+        active.retain(|(s, i, _)| *i < s.len());
+    }
 }
 
 /// True and predicted counts of one class.
@@ -288,26 +303,28 @@ struct Tally {
     airdodge_repeat: f64,
 }
 
-/// The index of the largest value.
-fn argmax(row: &[f32]) -> (usize, f32) {
-    row.iter().enumerate().fold(
-        (0, f32::NEG_INFINITY),
-        |b, (i, &l)| if l > b.1 { (i, l) } else { b },
-    )
-}
-
 fn moved(x: usize, y: usize) -> bool {
     x != NEUTRAL || y != NEUTRAL
 }
 
 impl Tally {
-    fn add(&mut self, logits: &[f32], held: &Target, target: &Target, airborne: bool) {
+    /// One frame: the policy's `logits` (its loss), its decision on them
+    /// with `bias` added (its accuracy and F1), the controller it last saw
+    /// (`held`, for "repeat") and the human's (`target`).
+    fn add(
+        &mut self,
+        logits: &[f32],
+        bias: Option<&[f32]>,
+        held: &Target,
+        target: &Target,
+        airborne: bool,
+    ) {
         self.rows += 1;
-        let mut pressed = [false; NB];
+        let decision = head::decide(logits, bias);
+        let pressed = decision.pressed;
         for (b, &x) in logits[..NB].iter().enumerate() {
             let x = x as f64;
             let y = target.buttons[b];
-            pressed[b] = x > 0.0;
             self.correct[0] += (pressed[b] == y) as u8 as f64 / NB as f64;
             // Stable -ln sigmoid(+-x).
             let z = if y { x } else { -x };
@@ -337,7 +354,8 @@ impl Tally {
                 )
             };
             let row = &logits[at..at + classes];
-            let (pick, top) = argmax(row);
+            let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let pick = decision.classes[axis];
             *chosen = pick;
             let log_sum = row
                 .iter()
@@ -747,10 +765,11 @@ mod tests {
         for i in 0..4 {
             let want = target(a, 8, 8);
             let said = if i < 3 { want } else { target(none, 8, 8) };
-            tally.add(&logits_for(&said), &said, &want, false);
+            tally.add(&logits_for(&said), None, &said, &want, false);
         }
         tally.add(
             &logits_for(&target(a, 8, 8)),
+            None,
             &target(none, 8, 8),
             &target(none, 8, 8),
             false,
@@ -763,6 +782,27 @@ mod tests {
         assert!((scored.policy[0].f1 - 0.75).abs() < 1e-12);
         // Most frequent presses A on every frame: 4 of the 5 press it.
         assert!((scored.frequent[0].classes[0].f1.unwrap() - 2.0 * 4.0 / 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_decision_bias_moves_accuracy_and_f1_but_not_the_loss() {
+        let mut a = [false; NB];
+        a[0] = true;
+        let want = target(a, 8, 8);
+        // The logits lean against A (-1) while the human pressed it.
+        let mut row = logits_for(&target([false; NB], 8, 8));
+        row[0] = -1.0;
+        let mut plain = Tally::default();
+        plain.add(&row, None, &want, &want, false);
+        let mut bias = vec![0.0; action::SIZE];
+        bias[0] = 2.0;
+        let mut biased = Tally::default();
+        biased.add(&row, Some(&bias), &want, &want, false);
+        let (plain, biased) = (plain.scored(1, 1), biased.scored(1, 1));
+        assert_eq!(plain.policy[0].classes[0].f1, Some(0.0));
+        assert_eq!(biased.policy[0].classes[0].f1, Some(1.0));
+        assert!(biased.policy[0].accuracy > plain.policy[0].accuracy);
+        assert_eq!(plain.policy[0].loss, biased.policy[0].loss);
     }
 
     #[test]
@@ -779,7 +819,7 @@ mod tests {
         ];
         let mut held = target(none, 8, 8);
         for (t, airborne) in rows {
-            tally.add(&logits_for(&t), &held, &t, airborne);
+            tally.add(&logits_for(&t), None, &held, &t, airborne);
             held = t;
         }
         let s = tally.scored(1, 1);
