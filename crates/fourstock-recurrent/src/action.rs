@@ -14,6 +14,9 @@ pub const STICK_AXES: usize = 4;
 pub const SHOULDER_CLASSES: usize = 5;
 /// Width of the whole action space: 8 + 4 * 17 + 5 = 81.
 pub const SIZE: usize = BUTTONS.len() + STICK_AXES * STICK_CLASSES + SHOULDER_CLASSES;
+/// The outputs a decision is made on: each button, each stick axis and
+/// the shoulder, 13.
+pub const OUTPUTS: usize = BUTTONS.len() + STICK_AXES + 1;
 /// Offset of the first stick axis.
 pub const STICKS_AT: usize = BUTTONS.len();
 /// Offset of the shoulder classes.

@@ -97,7 +97,7 @@ pub fn check_config(config: &PolicyConfig) -> Result<(), String> {
         crate::config::Decoding::Sample { temperature } => {
             limits::temperature("decoding.temperature", *temperature)?;
         }
-        crate::config::Decoding::Calibrated { bias } => {
+        crate::config::Decoding::Calibrated { bias, persistence } => {
             within(
                 "decoding.bias.len()",
                 bias.len(),
@@ -105,6 +105,16 @@ pub fn check_config(config: &PolicyConfig) -> Result<(), String> {
                 action::SIZE,
             )?;
             limits::decision_bias("decoding.bias", bias)?;
+            if !persistence.is_empty() {
+                let outputs = action::OUTPUTS;
+                within(
+                    "decoding.persistence.len()",
+                    persistence.len(),
+                    outputs,
+                    outputs,
+                )?;
+                limits::decision_bias("decoding.persistence", persistence)?;
+            }
         }
         crate::config::Decoding::Argmax => {}
     }

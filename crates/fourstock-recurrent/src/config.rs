@@ -67,19 +67,27 @@ pub enum Decoding {
     /// Seeded sampling with a temperature.
     Sample { temperature: f32 },
     /// The most likely class after adding `bias` (one value per logit, 81)
-    /// to the logits: a button is pressed when its logit plus its bias is
-    /// positive. The probabilities are unchanged; only the decision moves,
-    /// so that rare inputs (a button, a stick tilt) are chosen as often as
-    /// the validation players chose them. `fourstock train --calibrate`
-    /// fits it; deterministic.
-    Calibrated { bias: Vec<f32> },
+    /// to the logits, and `persistence` (one value per output: each
+    /// button, each stick axis, the shoulder; 13, or none) to the logit of
+    /// whatever the controller already holds: a button is pressed when
+    /// its logit plus what is added is positive. The probabilities are
+    /// unchanged; only the decision moves, so that rare inputs (a button,
+    /// a stick tilt) are chosen, and held, about as often as the
+    /// validation players did. `fourstock train --calibrate` fits both;
+    /// deterministic.
+    Calibrated {
+        bias: Vec<f32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        persistence: Vec<f32>,
+    },
 }
 
 impl Decoding {
-    /// The bias the deterministic decision adds to the logits, if any.
-    pub fn decision_bias(&self) -> Option<&[f32]> {
+    /// What the deterministic decision adds, if anything: the bias per
+    /// logit and the persistence per output.
+    pub fn calibration(&self) -> Option<(&[f32], &[f32])> {
         match self {
-            Decoding::Calibrated { bias } => Some(bias),
+            Decoding::Calibrated { bias, persistence } => Some((bias, persistence)),
             _ => None,
         }
     }

@@ -66,15 +66,40 @@ pub struct Decision {
     pub classes: [usize; action::STICK_AXES + 1],
 }
 
-/// The deterministic decision on a row of logits, with `bias` (81 values)
-/// added first when given: what argmax and calibrated decoding play, and
-/// what evaluation scores.
-pub fn decide(logits: &[f32], bias: Option<&[f32]>) -> Decision {
+impl Decision {
+    /// The classes of a controller, as the head's targets read it.
+    pub fn of(controller: &ControllerState) -> Decision {
+        let mut pressed = [false; action::BUTTONS.len()];
+        for (slot, &bit) in pressed.iter_mut().zip(action::BUTTONS.iter()) {
+            *slot = controller.buttons.contains(bit);
+        }
+        let mut classes = [0; action::STICK_AXES + 1];
+        for (slot, value) in classes.iter_mut().zip(action::stick_axes(controller)) {
+            *slot = action::stick_class(value);
+        }
+        classes[action::STICK_AXES] = action::shoulder_class(controller.shoulder());
+        Decision { pressed, classes }
+    }
+}
+
+/// The deterministic decision on a row of logits: argmax, or with a
+/// `calibration` (bias per logit, persistence per output) added first,
+/// the persistence to whatever `held` holds. What argmax and calibrated
+/// decoding play, and what evaluation scores.
+pub fn decide(logits: &[f32], calibration: Option<(&[f32], &[f32])>, held: &Decision) -> Decision {
     debug_assert_eq!(logits.len(), action::SIZE);
-    let at = |k: usize| logits[k] + bias.map_or(0.0, |b| b[k]);
+    let (bias, keep) = calibration.unwrap_or((&[], &[]));
+    let at = |k: usize| logits[k] + bias.get(k).copied().unwrap_or(0.0);
+    let kept = |output: usize, holds: bool| {
+        if holds {
+            keep.get(output).copied().unwrap_or(0.0)
+        } else {
+            0.0
+        }
+    };
     let mut pressed = [false; action::BUTTONS.len()];
     for (k, p) in pressed.iter_mut().enumerate() {
-        *p = at(k) > 0.0;
+        *p = at(k) + kept(k, held.pressed[k]) > 0.0;
     }
     let mut classes = [0; action::STICK_AXES + 1];
     for (head, class) in classes.iter_mut().enumerate() {
@@ -86,10 +111,12 @@ pub fn decide(logits: &[f32], bias: Option<&[f32]>) -> Decision {
         } else {
             (action::SHOULDER_AT, action::SHOULDER_CLASSES)
         };
-        *class = (from..from + count)
-            .fold((0, f32::NEG_INFINITY), |best, k| {
-                if at(k) > best.1 {
-                    (k - from, at(k))
+        let output = action::BUTTONS.len() + head;
+        *class = (0..count)
+            .fold((0, f32::NEG_INFINITY), |best, j| {
+                let v = at(from + j) + kept(output, held.classes[head] == j);
+                if v > best.1 {
+                    (j, v)
                 } else {
                     best
                 }
@@ -99,12 +126,18 @@ pub fn decide(logits: &[f32], bias: Option<&[f32]>) -> Decision {
     Decision { pressed, classes }
 }
 
-/// One row of logits into a controller.
-pub fn decode<R: Rng>(logits: &[f32], decoding: &Decoding, rng: &mut R) -> ControllerState {
+/// One row of logits into a controller; `held` is the controller the
+/// port holds on the frame (what calibrated decoding's persistence keeps).
+pub fn decode<R: Rng>(
+    logits: &[f32],
+    decoding: &Decoding,
+    held: &Decision,
+    rng: &mut R,
+) -> ControllerState {
     debug_assert_eq!(logits.len(), action::SIZE);
     let decision = match decoding {
-        Decoding::Argmax => decide(logits, None),
-        Decoding::Calibrated { bias } => decide(logits, Some(bias)),
+        Decoding::Argmax => decide(logits, None, held),
+        Decoding::Calibrated { .. } => decide(logits, decoding.calibration(), held),
         Decoding::Sample { temperature } => sample(logits, *temperature, rng),
     };
     let mut c = ControllerState::NEUTRAL;
@@ -168,6 +201,10 @@ mod tests {
     use fourstock_proto::Buttons;
     use rand::SeedableRng;
 
+    fn none() -> Decision {
+        Decision::of(&ControllerState::NEUTRAL)
+    }
+
     fn logits() -> Vec<f32> {
         let mut l = vec![-1.0; action::SIZE];
         l[0] = 2.0; // A
@@ -182,7 +219,7 @@ mod tests {
     #[test]
     fn argmax_decodes_each_head() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let c = decode(&logits(), &Decoding::Argmax, &mut rng);
+        let c = decode(&logits(), &Decoding::Argmax, &none(), &mut rng);
         assert_eq!(c.buttons, Buttons(Buttons::A));
         assert_eq!((c.main_x, c.main_y, c.c_x, c.c_y), (1.0, 0.5, 0.5, 0.0));
         assert_eq!((c.l_trigger, c.r_trigger), (0.5, 0.0));
@@ -194,15 +231,27 @@ mod tests {
         let draw = |seed| {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             (0..50)
-                .map(|_| decode(&flat, &Decoding::Sample { temperature: 1.0 }, &mut rng))
+                .map(|_| {
+                    decode(
+                        &flat,
+                        &Decoding::Sample { temperature: 1.0 },
+                        &none(),
+                        &mut rng,
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let argmax = decode(&logits(), &Decoding::Argmax, &mut rng);
+        let argmax = decode(&logits(), &Decoding::Argmax, &none(), &mut rng);
         for _ in 0..20 {
-            let cold = decode(&logits(), &Decoding::Sample { temperature: 0.01 }, &mut rng);
+            let cold = decode(
+                &logits(),
+                &Decoding::Sample { temperature: 0.01 },
+                &none(),
+                &mut rng,
+            );
             assert_eq!(cold, argmax);
         }
     }
@@ -216,20 +265,55 @@ mod tests {
         bias[0] = -3.0;
         // Main x: class 3 (logit -1) overtakes class 16 (logit 5) only past 6.
         bias[action::STICKS_AT + 3] = 6.5;
-        let calibrated = Decoding::Calibrated { bias: bias.clone() };
-        let c = decode(&logits(), &calibrated, &mut rng);
+        let calibrated = Decoding::Calibrated {
+            bias: bias.clone(),
+            persistence: Vec::new(),
+        };
+        let c = decode(&logits(), &calibrated, &none(), &mut rng);
         assert_eq!(c.buttons, Buttons(Buttons::B));
         assert_eq!(c.main_x, action::stick_value(3));
         assert_eq!((c.main_y, c.c_x, c.c_y, c.l_trigger), (0.5, 0.5, 0.0, 0.5));
         // A zero bias is argmax.
         let zero = Decoding::Calibrated {
             bias: vec![0.0; action::SIZE],
+            persistence: vec![0.0; action::OUTPUTS],
         };
         assert_eq!(
-            decode(&logits(), &zero, &mut rng),
-            decode(&logits(), &Decoding::Argmax, &mut rng)
+            decode(&logits(), &zero, &none(), &mut rng),
+            decode(&logits(), &Decoding::Argmax, &none(), &mut rng)
         );
         bias[action::STICKS_AT + 3] = 5.5;
-        assert_eq!(decide(&logits(), Some(&bias)).classes[0], 16);
+        assert_eq!(
+            decide(&logits(), Some((&bias, &[])), &none()).classes[0],
+            16
+        );
+    }
+
+    #[test]
+    fn persistence_keeps_what_the_controller_holds_when_it_is_close() {
+        let bias = vec![0.0; action::SIZE];
+        let mut keep = vec![0.0; action::OUTPUTS];
+        keep[1] = 1.5; // B
+        keep[action::BUTTONS.len()] = 6.5; // main x
+                                           // The port holds B and main x at class 3 (logits -1 each).
+        let held = Decision::of(&ControllerState {
+            buttons: Buttons(Buttons::B),
+            main_x: action::stick_value(3),
+            ..ControllerState::NEUTRAL
+        });
+        assert!(held.pressed[1] && held.classes[0] == 3);
+        let d = decide(&logits(), Some((&bias, &keep)), &held);
+        assert!(d.pressed[1], "B is kept");
+        assert_eq!(d.classes[0], 3, "main x is kept");
+        // B not held is not kept; a neutral main x held is kept instead.
+        let d = decide(&logits(), Some((&bias, &keep)), &none());
+        assert!(!d.pressed[1]);
+        assert_eq!(d.classes[0], 8);
+        // Too far to keep: main x class 3 is 6 under class 16.
+        keep[action::BUTTONS.len()] = 5.5;
+        assert_eq!(
+            decide(&logits(), Some((&bias, &keep)), &held).classes[0],
+            16
+        );
     }
 }

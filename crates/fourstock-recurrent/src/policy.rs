@@ -10,10 +10,10 @@ use fourstock_proto::ControllerState;
 use rand::{Rng, SeedableRng};
 
 use crate::checkpoint::{self, CheckpointError};
-use crate::config::PolicyConfig;
+use crate::config::{Decoding, PolicyConfig};
 use crate::core::LayerWeights;
 use crate::featurizer::Featurizer;
-use crate::head;
+use crate::head::{self, Decision};
 use crate::serving::{Rows, ServingNet};
 use fourstock_policy::model_dir::ConfigError;
 use fourstock_policy::{Policy, PolicyError, PolicyInfo, PolicyState, StepRequest};
@@ -304,13 +304,27 @@ impl Policy for RecurrentPolicy {
             return Ok(Vec::new());
         }
         let decoding = &self.config.decoding;
+        // What each port holds, for calibrated decoding's persistence.
+        let neutral = Decision::of(&ControllerState::NEUTRAL);
+        let held: Vec<Decision> = match decoding {
+            Decoding::Calibrated { persistence, .. } if !persistence.is_empty() => batch
+                .iter()
+                .map(|r| {
+                    r.frame
+                        .player(r.port)
+                        .map_or(neutral, |p| Decision::of(&p.controller))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let mut controllers = Vec::with_capacity(batch.len());
         let mut rows = FrameRows {
             featurizer: &self.featurizer,
             requests: batch,
         };
         self.net.step(&mut rows, |logits, state| {
-            controllers.push(head::decode(logits, decoding, &mut state.rng))
+            let held = held.get(controllers.len()).copied().unwrap_or(neutral);
+            controllers.push(head::decode(logits, decoding, &held, &mut state.rng))
         })?;
         Ok(controllers)
     }

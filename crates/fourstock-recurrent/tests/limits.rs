@@ -9,7 +9,7 @@ use fourstock_policy::limits::{MAX_HIDDEN, MAX_LAYERS, MAX_TEMPERATURE, MIN_TEMP
 use fourstock_policy::model_dir::MAX_CONFIG_BYTES;
 use fourstock_policy::{model_dir, Family, ModelRegistry, RegistryError, MAX_DELAY};
 use fourstock_recurrent::featurizer::Featurizer;
-use fourstock_recurrent::{checkpoint, CellKind, Decoding, PolicyConfig, RecurrentFamily};
+use fourstock_recurrent::{action, checkpoint, CellKind, Decoding, PolicyConfig, RecurrentFamily};
 
 /// A models folder holding the shipped untrained model with its `delay`
 /// set to `delay`.
@@ -138,6 +138,38 @@ fn a_sampling_temperature_out_of_range_is_refused_naming_the_field() {
             text.contains("decoding.temperature is") && text.contains("outside"),
             "{text}"
         );
+    }
+}
+
+#[test]
+fn a_calibration_of_the_wrong_length_or_out_of_range_is_refused_naming_the_field() {
+    let with = |bias: Vec<f32>, persistence: Vec<f32>, tag: &str| {
+        let mut config = small(vec![4]);
+        config.decoding = Decoding::Calibrated { bias, persistence };
+        models_of(&config, tag)
+    };
+    let (size, outputs) = (action::SIZE, action::OUTPUTS);
+    load(with(vec![0.5; size], vec![1.0; outputs], "fine")).expect("a calibration loads");
+    load(with(vec![0.5; size], Vec::new(), "no-keep")).expect("persistence is optional");
+    for (n, (bias, keep, field)) in [
+        (vec![0.0; size - 1], Vec::new(), "decoding.bias.len() is 80"),
+        (
+            vec![0.0; size],
+            vec![0.0; 2],
+            "decoding.persistence.len() is 2",
+        ),
+        (vec![1000.0; size], Vec::new(), "decoding.bias[0] is 1000"),
+        (
+            vec![0.0; size],
+            vec![1e9; outputs],
+            "decoding.persistence[0] is",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = load(with(bias, keep, &format!("bad-{n}"))).expect_err(field);
+        assert!(text.contains(field), "{text}");
     }
 }
 

@@ -149,7 +149,9 @@ fn ready_made_features_and_frames_step_alike_and_decode_alike() {
             let rows = logits.to_vec2::<f32>().unwrap();
             for (r, (controller, row)) in controllers.iter().zip(&rows).enumerate() {
                 let mut rng = policy.initial_state(r as u64).rng;
-                let want = head::decode(row, &policy.config().decoding, &mut rng);
+                let (frame, port) = &frames[r];
+                let held = head::Decision::of(&frame.player(*port).unwrap().controller);
+                let want = head::decode(row, &policy.config().decoding, &held, &mut rng);
                 assert_eq!(*controller, want, "{cell:?} step {t} row {r}");
             }
         }

@@ -174,7 +174,7 @@ pub fn evaluate(
 ) -> Result<Evaluation, PolicyError> {
     let mut all = Tally::default();
     let mut characters: BTreeMap<u8, Tally> = BTreeMap::new();
-    let bias = policy.config().decoding.decision_bias();
+    let bias = policy.config().decoding.calibration();
     each_row(policy, sequences, lanes, |s, i, row| {
         let (held, target) = (s.held(i), s.target(i));
         let airborne = !s.target_player(i).on_ground;
@@ -309,18 +309,19 @@ fn moved(x: usize, y: usize) -> bool {
 
 impl Tally {
     /// One frame: the policy's `logits` (its loss), its decision on them
-    /// with `bias` added (its accuracy and F1), the controller it last saw
-    /// (`held`, for "repeat") and the human's (`target`).
+    /// with its `calibration` (its accuracy and F1), the controller it
+    /// last saw (`held`: what "repeat" predicts and what the calibration's
+    /// persistence keeps) and the human's (`target`).
     fn add(
         &mut self,
         logits: &[f32],
-        bias: Option<&[f32]>,
+        bias: Option<(&[f32], &[f32])>,
         held: &Target,
         target: &Target,
         airborne: bool,
     ) {
         self.rows += 1;
-        let decision = head::decide(logits, bias);
+        let decision = head::decide(logits, bias, &held.decision());
         let pressed = decision.pressed;
         for (b, &x) in logits[..NB].iter().enumerate() {
             let x = x as f64;
@@ -797,7 +798,7 @@ mod tests {
         let mut bias = vec![0.0; action::SIZE];
         bias[0] = 2.0;
         let mut biased = Tally::default();
-        biased.add(&row, Some(&bias), &want, &want, false);
+        biased.add(&row, Some((&bias, &[])), &want, &want, false);
         let (plain, biased) = (plain.scored(1, 1), biased.scored(1, 1));
         assert_eq!(plain.policy[0].classes[0].f1, Some(0.0));
         assert_eq!(biased.policy[0].classes[0].f1, Some(1.0));

@@ -2,10 +2,10 @@
 //! held-out files, held-out players, validation players and training
 //! ports; the training ports (and, with mirroring, their mirror images)
 //! turned into sequences; a model trained, early-stopped on the validation
-//! players, and written to its folder; and the held-out tables, by file and
-//! by player.
+//! players, calibrated on them if asked, and written to its folder; and the
+//! held-out tables, by file and by player.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use fourstock_proto::melee;
@@ -13,8 +13,10 @@ use fourstock_recurrent::{PolicyConfig, RecurrentPolicy};
 use fourstock_replay::replay_files;
 use tracing::info;
 
+use crate::calibrate::{self, Calibration};
 use crate::dataset::{self, Selection};
-use crate::eval::{evaluate, Evaluation};
+use crate::eval::{evaluate, Evaluation, Extras};
+use crate::model::TrainModel;
 use crate::sequence::Sequence;
 use crate::trainer::{train_validated, TrainError, TrainOptions, TrainReport};
 
@@ -48,6 +50,9 @@ pub struct TrainJob {
     pub validation_percent: u32,
     /// Add every training sequence's left/right mirror image.
     pub mirror: bool,
+    /// After training, fit a temperature per output and a decision bias on
+    /// the validation players (see `calibrate`) and keep them.
+    pub calibrate: bool,
 }
 
 /// What a run did.
@@ -66,6 +71,16 @@ pub struct JobReport {
     pub held_out: Evaluation,
     /// On every port of the held-out players.
     pub held_out_by_player: Evaluation,
+    /// What calibration fitted, when asked for.
+    pub calibration: Option<CalibrationReport>,
+}
+
+/// A calibration and the validation players' figures around it.
+pub struct CalibrationReport {
+    pub fit: Calibration,
+    /// The policy on the validation players, before and after.
+    pub before: Extras,
+    pub after: Extras,
 }
 
 impl TrainJob {
@@ -139,7 +154,7 @@ impl TrainJob {
             sequences.extend(mirrored);
         }
         self.config.trained = true;
-        let (model, report) = train_validated(
+        let (mut model, report) = train_validated(
             self.config,
             &sequences,
             &validation,
@@ -154,12 +169,18 @@ impl TrainJob {
             report.elapsed.as_secs_f64(),
             report.frames_per_second()
         );
+        let calibration = if self.calibrate {
+            Some(calibrate_on(
+                &mut model,
+                &validation,
+                self.options.out.as_deref(),
+            )?)
+        } else {
+            None
+        };
         let policy: RecurrentPolicy = model.policy()?;
         let score = |sequences: &[Sequence], split: String| {
-            let mut evaluation = evaluate(&policy, sequences, 16).map_err(|e| match e {
-                fourstock_policy::PolicyError::Tensor(t) => TrainError::Tensor(t),
-                other => TrainError::NoData(other.to_string()),
-            })?;
+            let mut evaluation = evaluate(&policy, sequences, 16).map_err(train_error)?;
             evaluation.split = split;
             Ok::<_, TrainError>(evaluation)
         };
@@ -180,6 +201,47 @@ impl TrainJob {
             train: report,
             held_out: held_out_eval,
             held_out_by_player: by_player_eval,
+            calibration,
         })
+    }
+}
+
+/// Calibrates `model` on `validation` and writes it to `out` again.
+fn calibrate_on(
+    model: &mut TrainModel,
+    validation: &[Sequence],
+    out: Option<&Path>,
+) -> Result<CalibrationReport, TrainError> {
+    if dataset::samples(validation) == 0 {
+        return Err(TrainError::NoData(
+            "calibration needs validation players (--validation-percent above 0)".into(),
+        ));
+    }
+    let before = evaluate(&model.policy()?, validation, 16).map_err(train_error)?;
+    let fit = calibrate::fit(&model.policy()?, validation, 16).map_err(train_error)?;
+    model.calibrate(&fit)?;
+    if let Some(out) = out {
+        model.save(out)?;
+    }
+    let after = evaluate(&model.policy()?, validation, 16).map_err(train_error)?;
+    info!(
+        "calibrated on {} validation frames: loss {:.4} -> {:.4}, mean F1 {:.4} -> {:.4}",
+        fit.frames,
+        before.policy_extras.total_loss,
+        after.policy_extras.total_loss,
+        before.policy_extras.mean_f1,
+        after.policy_extras.mean_f1
+    );
+    Ok(CalibrationReport {
+        fit,
+        before: before.policy_extras,
+        after: after.policy_extras,
+    })
+}
+
+fn train_error(e: fourstock_policy::PolicyError) -> TrainError {
+    match e {
+        fourstock_policy::PolicyError::Tensor(t) => TrainError::Tensor(t),
+        other => TrainError::NoData(other.to_string()),
     }
 }

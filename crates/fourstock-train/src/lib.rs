@@ -14,6 +14,7 @@
 //! [`mirror`] flips games left for right; [`eval`] compares a policy with two baselines on
 //! held-out games; [`job`] is one `fourstock train` run end to end.
 
+pub mod calibrate;
 pub mod dataset;
 pub mod eval;
 pub mod job;

@@ -12,8 +12,9 @@ use fourstock_recurrent::checkpoint::{self, CheckpointError};
 use fourstock_recurrent::core::RecurrentCore;
 use fourstock_recurrent::featurizer::Featurizer;
 use fourstock_recurrent::head::ControllerHead;
-use fourstock_recurrent::{PolicyConfig, RecurrentPolicy};
+use fourstock_recurrent::{action, Decoding, PolicyConfig, RecurrentPolicy};
 
+use crate::calibrate::Calibration;
 use crate::window::Window;
 
 pub struct TrainModel {
@@ -149,6 +150,25 @@ impl TrainModel {
         RecurrentPolicy::from_tensors(self.config.clone(), tensors)
     }
 
+    /// Folds `calibration`'s temperatures into the head (each logit's row
+    /// of the weight, and its bias, divided by its output's temperature)
+    /// and makes the decoding `calibrated` with its decision bias.
+    pub fn calibrate(&mut self, calibration: &Calibration) -> candle_core::Result<()> {
+        let scale = Tensor::from_vec(calibration.logit_scale(), action::SIZE, &Device::Cpu)?;
+        {
+            let data = self.vars.data().lock().expect("var map lock");
+            let weight = &data["head.weight"];
+            weight.set(&weight.as_tensor().broadcast_mul(&scale.unsqueeze(1)?)?)?;
+            let bias = &data["head.bias"];
+            bias.set(&bias.as_tensor().mul(&scale)?)?;
+        }
+        self.config.decoding = Decoding::Calibrated {
+            bias: calibration.bias.clone(),
+            persistence: calibration.persistence.to_vec(),
+        };
+        Ok(())
+    }
+
     /// Writes `dir/config.json` and `dir/model.safetensors`.
     pub fn save(&self, dir: &Path) -> Result<(), CheckpointError> {
         let tensors = self.tensors().map_err(|source| CheckpointError::Tensor {
@@ -156,5 +176,59 @@ impl TrainModel {
             source,
         })?;
         checkpoint::write(dir, &self.config, &tensors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calibrate::{output_span, OUTPUTS};
+    use fourstock_recurrent::CellKind;
+
+    #[test]
+    fn calibration_divides_each_outputs_head_rows_and_sets_the_decision_bias() {
+        let config = PolicyConfig::new("t".into(), CellKind::Lstm, vec![8], false, 0);
+        let mut model = TrainModel::new(config, 7).unwrap();
+        let head = |m: &TrainModel| -> (Vec<Vec<f32>>, Vec<f32>) {
+            let tensors: HashMap<String, Tensor> = m.tensors().unwrap().into_iter().collect();
+            (
+                tensors["head.weight"].to_vec2().unwrap(),
+                tensors["head.bias"].to_vec1().unwrap(),
+            )
+        };
+        let (w0, b0) = head(&model);
+        let mut temperature = [1.0f32; OUTPUTS];
+        temperature[1] = 2.0; // B
+        temperature[8] = 0.5; // main x
+        let bias: Vec<f32> = (0..action::SIZE).map(|k| k as f32 / 100.0).collect();
+        let calibration = Calibration {
+            temperature,
+            bias: bias.clone(),
+            persistence: [0.5; OUTPUTS],
+            frames: 1,
+        };
+        model.calibrate(&calibration).unwrap();
+        let (w1, b1) = head(&model);
+        let (main_x, classes) = output_span(8);
+        for k in 0..action::SIZE {
+            let t = if k == 1 {
+                2.0
+            } else if (main_x..main_x + classes).contains(&k) {
+                0.5
+            } else {
+                1.0
+            };
+            assert!((b1[k] - b0[k] / t).abs() < 1e-6, "bias {k}");
+            for (after, before) in w1[k].iter().zip(&w0[k]) {
+                assert!((after - before / t).abs() < 1e-6, "row {k}");
+            }
+        }
+        assert_eq!(
+            model.config().decoding,
+            Decoding::Calibrated {
+                bias,
+                persistence: vec![0.5; OUTPUTS]
+            }
+        );
     }
 }

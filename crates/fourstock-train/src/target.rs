@@ -3,6 +3,7 @@
 
 use fourstock_proto::ControllerState;
 use fourstock_recurrent::action;
+use fourstock_recurrent::head::Decision;
 
 /// One controller as training targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,19 @@ impl Target {
             buttons,
             sticks,
             shoulder: action::shoulder_class(controller.shoulder()) as u8,
+        }
+    }
+
+    /// The same classes as the head's deterministic decision.
+    pub fn decision(&self) -> Decision {
+        let mut classes = [0; action::STICK_AXES + 1];
+        for (slot, &class) in classes.iter_mut().zip(&self.sticks) {
+            *slot = class as usize;
+        }
+        classes[action::STICK_AXES] = self.shoulder as usize;
+        Decision {
+            pressed: self.buttons,
+            classes,
         }
     }
 }

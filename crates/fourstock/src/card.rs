@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use fourstock_recurrent::PolicyConfig;
+use fourstock_train::job::CalibrationReport;
 use fourstock_train::{JobReport, Schedule, TrainJob};
 
 /// Everything the card says that the report does not.
@@ -126,6 +127,15 @@ pub fn render(input: &CardInput<'_>, report: &JobReport) -> String {
     let _ = writeln!(s, "| mirror augmentation | {} |", input.job.mirror);
     let _ = writeln!(
         s,
+        "| calibration | {} |",
+        if input.job.calibrate {
+            "a temperature per output and a decision bias, fitted on the validation players"
+        } else {
+            "none (argmax decoding)"
+        }
+    );
+    let _ = writeln!(
+        s,
         "| early stopping | {} |",
         match o.patience {
             Some(p) => format!(
@@ -181,6 +191,9 @@ pub fn render(input: &CardInput<'_>, report: &JobReport) -> String {
         s,
         "\n![training and validation loss](curves.png)\n\nThe numbers are in `curves.csv`.\n"
     );
+    if let Some(c) = &report.calibration {
+        calibration(&mut s, c);
+    }
     for (title, evaluation) in [
         ("Held-out files", &report.held_out),
         ("Held-out players", &report.held_out_by_player),
@@ -196,14 +209,76 @@ pub fn render(input: &CardInput<'_>, report: &JobReport) -> String {
     }
     let _ = writeln!(
         s,
-        "Accuracy is argmax against the human's class (per button for the buttons, averaged \
-         over the 8); loss is the mean negative log-likelihood in nats; F1 is per class, \
+        "Accuracy is the policy's decision (argmax, after the calibration when there is one) \
+         against the human's class (per button for the buttons, averaged over the 8); loss is the mean negative log-likelihood in nats; F1 is per class, \
          macro-averaged over the classes that occur or are predicted (each button's \
          \"pressed\"). Both baselines are fitted on the evaluated frames themselves, which \
          flatters them: \"repeat\" predicts the controller the policy last saw (frame t, for \
          the target on frame t + delay), \"frequent\" each head's commonest class."
     );
     s
+}
+
+/// The calibration section: what was fitted and what it did to the
+/// validation players' figures.
+fn calibration(s: &mut String, c: &CalibrationReport) {
+    let _ = writeln!(
+        s,
+        "## Calibration
+"
+    );
+    let _ = writeln!(
+        s,
+        "Fitted after training on the {} frames of the validation players (never on held-out \
+         data): a temperature per output, folded into the head's weights; and, for the \
+         `calibrated` decoding, a bias (per button; per stick axis and for the shoulder, one \
+         tilt shared by every class but the neutral one) and a persistence added to the logit \
+         of what the controller already holds, both chosen for macro F1. Bias and \
+         persistence move decisions only (accuracy and F1), the temperature probabilities \
+         only (the loss). The held-out tables below are of the calibrated model.\n",
+        c.fit.frames
+    );
+    let outputs = [
+        "A", "B", "X", "Y", "Z", "L", "R", "D-up", "main x", "main y", "c x", "c y", "shoulder",
+    ];
+    let _ = writeln!(s, "| output | {} |", outputs.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---:|".repeat(outputs.len()));
+    let row = |values: &mut dyn Iterator<Item = f32>| {
+        values
+            .map(|v| format!("{v:.2}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    // A button's bias; a head's tilt, its bias on a non-neutral class (a
+    // stick's class 0, the shoulder's class 1).
+    let shoulder = outputs.len() - 1;
+    let bias = (0..outputs.len()).map(|o| {
+        let (from, _) = fourstock_train::calibrate::output_span(o);
+        c.fit.bias[from + usize::from(o == shoulder)]
+    });
+    let _ = writeln!(
+        s,
+        "| temperature | {} |",
+        row(&mut c.fit.temperature.iter().copied())
+    );
+    let _ = writeln!(s, "| bias (tilt) | {} |", row(&mut bias.into_iter()));
+    let _ = writeln!(
+        s,
+        "| persistence | {} |\n",
+        row(&mut c.fit.persistence.iter().copied())
+    );
+    let _ = writeln!(
+        s,
+        "| validation players | summed loss | mean accuracy | mean F1 |\n|---|---:|---:|---:|"
+    );
+    for (when, e) in [("before", &c.before), ("after", &c.after)] {
+        let _ = writeln!(
+            s,
+            "| {when} | {:.4} | {:.4} | {:.4} |",
+            e.total_loss, e.mean_accuracy, e.mean_f1
+        );
+    }
+    let _ = writeln!(s);
 }
 
 /// Layer widths as "128x128".

@@ -158,7 +158,8 @@ pub async fn serves_as_stepped_locally(
                 .unwrap();
             let mut rng = rand::SeedableRng::seed_from_u64(0);
             let rng: &mut rand::rngs::StdRng = &mut rng;
-            queue.push_back(head::decode(&logits[0], &Decoding::Argmax, rng));
+            let held = head::Decision::of(&ControllerState::NEUTRAL);
+            queue.push_back(head::decode(&logits[0], &Decoding::Argmax, &held, rng));
             let due = if queue.len() > delay {
                 queue.pop_front().unwrap()
             } else {
