@@ -46,10 +46,12 @@ const INVERSE_TEMPERATURE: (f64, f64) = (0.5, 2.0);
 /// A button pressed on fewer validation frames than this keeps its
 /// temperature of 1: too few presses to say how confident it should be.
 const MIN_PRESSES: usize = 500;
-/// The bias grids: buttons in steps of 0.1, the other heads' shared tilt
-/// in steps of 0.25; the persistence grid, 0 to 8 in steps of 0.25.
+/// The bias grids: buttons from -6 to 6 in steps of 0.1, the other heads'
+/// shared tilt from -8 to 8 in steps of 0.25 (from -4 to 4, the tilt of
+/// `generic-lstm-d18`'s main y stopped at the edge); the persistence grid,
+/// 0 to 8 in steps of 0.25.
 const BUTTON_GRID: (f32, f32, usize) = (-6.0, 0.1, 121);
-const CLASS_GRID: (f32, f32, usize) = (-4.0, 0.25, 33);
+const CLASS_GRID: (f32, f32, usize) = (-8.0, 0.25, 65);
 const KEEP_GRID: (f32, f32, usize) = (0.0, 0.25, 33);
 /// Coordinate-ascent passes over an output's values.
 const PASSES: usize = 3;

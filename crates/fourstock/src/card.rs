@@ -129,7 +129,7 @@ pub fn render(input: &CardInput<'_>, report: &JobReport) -> String {
         s,
         "| calibration | {} |",
         if input.job.calibrate {
-            "a temperature per output and a decision bias, fitted on the validation players"
+            "a temperature per output, a decision bias and a persistence, fitted on the validation players"
         } else {
             "none (argmax decoding)"
         }
