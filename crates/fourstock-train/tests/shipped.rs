@@ -7,7 +7,7 @@ use std::path::Path;
 use fourstock_policy::ModelRegistry;
 use fourstock_proto::PortRequest;
 use fourstock_recurrent::RecurrentFamily;
-use fourstock_recurrent::RecurrentPolicy;
+use fourstock_recurrent::{CellKind, Decoding, RecurrentPolicy};
 
 const FALCO: u8 = 20;
 const PEACH: u8 = 12;
@@ -35,7 +35,12 @@ fn the_daemon_serves_the_trained_models_by_character() {
 
 #[test]
 fn trained_models_say_so_and_carry_a_card() {
-    for name in ["generic-lstm", "falco-lstm"] {
+    for name in [
+        "generic-lstm",
+        "falco-lstm",
+        "generic-gru-d18",
+        "generic-gru-d21",
+    ] {
         let dir = models().join(name);
         let policy = RecurrentPolicy::load(&dir).unwrap();
         assert!(policy.config().trained, "{name}");
@@ -48,5 +53,27 @@ fn trained_models_say_so_and_carry_a_card() {
             card.contains("| buttons"),
             "{name}: the card has the held-out table"
         );
+    }
+}
+
+#[test]
+fn the_leaderboard_models_are_calibrated_grus_at_their_delays() {
+    for (name, delay) in [("generic-gru-d18", 18), ("generic-gru-d21", 21)] {
+        let dir = models().join(name);
+        let policy = RecurrentPolicy::load(&dir).unwrap();
+        let config = policy.config();
+        assert_eq!(
+            (config.cell, config.delay),
+            (CellKind::Gru, delay),
+            "{name}"
+        );
+        assert!(config.characters.is_empty(), "{name} is generic");
+        assert!(
+            matches!(&config.decoding, Decoding::Calibrated { persistence, .. } if !persistence.is_empty()),
+            "{name}: {:?}",
+            config.decoding
+        );
+        let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
+        assert!(card.contains("## Calibration"), "{name}");
     }
 }
