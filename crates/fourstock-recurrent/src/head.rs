@@ -1,10 +1,10 @@
 //! The controller head: a linear layer from the core's output to the 81
 //! logits of the action space, and the decoding of those logits into a
-//! controller: argmax, argmax after a fitted per-class bias, or seeded
-//! sampling with a temperature.
+//! controller: argmax, argmax after a fitted bias and persistence
+//! (calibrated), or seeded sampling with a temperature.
 //!
-//! Buttons are independent Bernoullis (pressed when the logit, plus its
-//! bias if any, is positive); each stick axis and the shoulder are
+//! Buttons are independent Bernoullis (pressed when the logit, plus what
+//! calibration adds, is positive); each stick axis and the shoulder are
 //! categorical. The shoulder is sent as the L trigger's analog value.
 
 use candle_core::Tensor;

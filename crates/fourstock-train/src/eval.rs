@@ -174,15 +174,15 @@ pub fn evaluate(
 ) -> Result<Evaluation, PolicyError> {
     let mut all = Tally::default();
     let mut characters: BTreeMap<u8, Tally> = BTreeMap::new();
-    let bias = policy.config().decoding.calibration();
+    let calibration = policy.config().decoding.calibration();
     each_row(policy, sequences, lanes, |s, i, row| {
         let (held, target) = (s.held(i), s.target(i));
         let airborne = !s.target_player(i).on_ground;
-        all.add(row, bias, &held, &target, airborne);
+        all.add(row, calibration, &held, &target, airborne);
         characters
             .entry(s.character)
             .or_default()
-            .add(row, bias, &held, &target, airborne);
+            .add(row, calibration, &held, &target, airborne);
     })?;
     let scored = |tally: &Tally, of: &dyn Fn(&Sequence) -> bool| {
         let chosen: Vec<&Sequence> = sequences
@@ -315,13 +315,13 @@ impl Tally {
     fn add(
         &mut self,
         logits: &[f32],
-        bias: Option<(&[f32], &[f32])>,
+        calibration: Option<(&[f32], &[f32])>,
         held: &Target,
         target: &Target,
         airborne: bool,
     ) {
         self.rows += 1;
-        let decision = head::decide(logits, bias, &held.decision());
+        let decision = head::decide(logits, calibration, &held.decision());
         let pressed = decision.pressed;
         for (b, &x) in logits[..NB].iter().enumerate() {
             let x = x as f64;

@@ -50,8 +50,9 @@ pub struct TrainJob {
     pub validation_percent: u32,
     /// Add every training sequence's left/right mirror image.
     pub mirror: bool,
-    /// After training, fit a temperature per output and a decision bias on
-    /// the validation players (see `calibrate`) and keep them.
+    /// After training, fit a temperature per output, a decision bias and a
+    /// persistence on the validation players (see `calibrate`) and keep
+    /// them.
     pub calibrate: bool,
 }
 

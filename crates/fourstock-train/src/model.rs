@@ -152,7 +152,8 @@ impl TrainModel {
 
     /// Folds `calibration`'s temperatures into the head (each logit's row
     /// of the weight, and its bias, divided by its output's temperature)
-    /// and makes the decoding `calibrated` with its decision bias.
+    /// and makes the decoding `calibrated` with its decision bias and
+    /// persistence.
     pub fn calibrate(&mut self, calibration: &Calibration) -> candle_core::Result<()> {
         let scale = Tensor::from_vec(calibration.logit_scale(), action::SIZE, &Device::Cpu)?;
         {
