@@ -22,6 +22,17 @@ pub const STICKS_AT: usize = BUTTONS.len();
 /// Offset of the shoulder classes.
 pub const SHOULDER_AT: usize = STICKS_AT + STICK_AXES * STICK_CLASSES;
 
+/// Where categorical head `head`'s logits start and how many there are:
+/// heads 0 to 3 are the stick axes (main x, main y, c x, c y), head 4 the
+/// shoulder.
+pub fn class_span(head: usize) -> (usize, usize) {
+    if head < STICK_AXES {
+        (STICKS_AT + head * STICK_CLASSES, STICK_CLASSES)
+    } else {
+        (SHOULDER_AT, SHOULDER_CLASSES)
+    }
+}
+
 /// The class of a stick value (0..=1).
 pub fn stick_class(value: f32) -> usize {
     class(value, STICK_CLASSES)

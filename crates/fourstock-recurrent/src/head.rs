@@ -103,14 +103,7 @@ pub fn decide(logits: &[f32], calibration: Option<(&[f32], &[f32])>, held: &Deci
     }
     let mut classes = [0; action::STICK_AXES + 1];
     for (head, class) in classes.iter_mut().enumerate() {
-        let (from, count) = if head < action::STICK_AXES {
-            (
-                action::STICKS_AT + head * action::STICK_CLASSES,
-                action::STICK_CLASSES,
-            )
-        } else {
-            (action::SHOULDER_AT, action::SHOULDER_CLASSES)
-        };
+        let (from, count) = action::class_span(head);
         let output = action::BUTTONS.len() + head;
         *class = (0..count)
             .fold((0, f32::NEG_INFINITY), |best, j| {
@@ -162,13 +155,8 @@ fn sample<R: Rng>(logits: &[f32], temperature: f32, rng: &mut R) -> Decision {
     }
     let mut classes = [0; action::STICK_AXES + 1];
     for (head, class) in classes.iter_mut().enumerate() {
-        let row = if head < action::STICK_AXES {
-            let at = action::STICKS_AT + head * action::STICK_CLASSES;
-            &logits[at..at + action::STICK_CLASSES]
-        } else {
-            &logits[action::SHOULDER_AT..action::SHOULDER_AT + action::SHOULDER_CLASSES]
-        };
-        *class = draw(row, t, rng);
+        let (from, count) = action::class_span(head);
+        *class = draw(&logits[from..from + count], t, rng);
     }
     Decision { pressed, classes }
 }

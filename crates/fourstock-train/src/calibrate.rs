@@ -174,15 +174,12 @@ pub fn output_span(output: usize) -> (usize, usize) {
     }
 }
 
-/// Where a head's logits start, and how many there are.
+/// Where a head's logits start, and how many there are (head 0 is the
+/// buttons, then the categorical heads).
 fn span(head: usize) -> (usize, usize) {
     match head {
         0 => (0, NB),
-        h if h <= action::STICK_AXES => (
-            action::STICKS_AT + (h - 1) * action::STICK_CLASSES,
-            action::STICK_CLASSES,
-        ),
-        _ => (action::SHOULDER_AT, action::SHOULDER_CLASSES),
+        h => action::class_span(h - 1),
     }
 }
 

@@ -321,7 +321,8 @@ impl Tally {
         airborne: bool,
     ) {
         self.rows += 1;
-        let decision = head::decide(logits, calibration, &held.decision());
+        let (had, want) = (held.decision(), target.decision());
+        let decision = head::decide(logits, calibration, &had);
         let pressed = decision.pressed;
         for (b, &x) in logits[..NB].iter().enumerate() {
             let x = x as f64;
@@ -339,21 +340,8 @@ impl Tally {
         }
         let mut best = [0usize; 5];
         for (axis, chosen) in best.iter_mut().enumerate() {
-            let (at, classes, want, had) = if axis < 4 {
-                (
-                    action::STICKS_AT + axis * SC,
-                    SC,
-                    target.sticks[axis] as usize,
-                    held.sticks[axis] as usize,
-                )
-            } else {
-                (
-                    action::SHOULDER_AT,
-                    action::SHOULDER_CLASSES,
-                    target.shoulder as usize,
-                    held.shoulder as usize,
-                )
-            };
+            let (at, classes) = action::class_span(axis);
+            let (want, had) = (want.classes[axis], had.classes[axis]);
             let row = &logits[at..at + classes];
             let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let pick = decision.classes[axis];
