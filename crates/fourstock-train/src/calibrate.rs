@@ -30,9 +30,8 @@ use fourstock_recurrent::head::Decision;
 use fourstock_recurrent::{action, RecurrentPolicy};
 use serde::Serialize;
 
-use crate::eval::each_row;
+use crate::eval::{each_row, f1};
 use crate::sequence::Sequence;
-use crate::target::Target;
 
 const NB: usize = action::BUTTONS.len();
 /// The heads: the buttons, the four stick axes and the shoulder.
@@ -84,10 +83,11 @@ impl Calibration {
     }
 }
 
-/// The validation frames' logits, targets and held controllers.
+/// The validation frames' logits, the human's classes and the held
+/// controllers' classes.
 struct Rows {
     logits: Vec<f32>,
-    targets: Vec<Target>,
+    targets: Vec<Decision>,
     held: Vec<Decision>,
 }
 
@@ -115,7 +115,7 @@ pub fn fit(
     };
     each_row(policy, validation, lanes, |s, i, logits| {
         rows.logits.extend_from_slice(logits);
-        rows.targets.push(s.target(i));
+        rows.targets.push(s.target(i).decision());
         rows.held.push(s.held(i).decision());
     })?;
     Ok(fit_rows(rows))
@@ -134,7 +134,7 @@ fn fit_rows(mut rows: Rows) -> Calibration {
         };
     }
     for (output, t) in temperature.iter_mut().enumerate() {
-        if output < NB && rows.targets.iter().filter(|t| t.buttons[output]).count() < MIN_PRESSES {
+        if output < NB && rows.targets.iter().filter(|t| t.pressed[output]).count() < MIN_PRESSES {
             continue;
         }
         let beta = golden_min(INVERSE_TEMPERATURE, |beta| nll(&rows, output, beta));
@@ -183,15 +183,6 @@ fn span(head: usize) -> (usize, usize) {
     }
 }
 
-/// A head's class on a target (categorical heads only).
-fn class_of(t: &Target, head: usize) -> usize {
-    if head <= action::STICK_AXES {
-        t.sticks[head - 1] as usize
-    } else {
-        t.shoulder as usize
-    }
-}
-
 /// An output's mean negative log-likelihood with its logits times `beta`.
 fn nll(rows: &Rows, output: usize, beta: f64) -> f64 {
     let (from, count) = output_span(output);
@@ -201,7 +192,7 @@ fn nll(rows: &Rows, output: usize, beta: f64) -> f64 {
         let l = &rows.row(r)[from..from + count];
         if output < NB {
             let x = l[0] as f64;
-            let z = beta * if t.buttons[output] { x } else { -x };
+            let z = beta * if t.pressed[output] { x } else { -x };
             // -ln sigmoid(z), stable.
             sum += (-z).max(0.0) + (1.0 + (-z.abs()).exp()).ln();
         } else {
@@ -212,7 +203,7 @@ fn nll(rows: &Rows, output: usize, beta: f64) -> f64 {
                 .sum::<f64>()
                 .ln()
                 + beta * top;
-            sum += log_sum - beta * l[class_of(t, head)] as f64;
+            sum += log_sum - beta * l[t.classes[head - 1]] as f64;
         }
     }
     sum / rows.len() as f64
@@ -243,11 +234,6 @@ fn golden_min(range: (f64, f64), f: impl Fn(f64) -> f64) -> f64 {
     (lo + hi) / 2.0
 }
 
-/// `2 hit / (predicted + actual)`, `None` when both are zero.
-fn f1(hit: f64, predicted: f64, actual: f64) -> Option<f64> {
-    (predicted + actual > 0.0).then(|| 2.0 * hit / (predicted + actual))
-}
-
 /// A grid's values, nearest zero first, so ties keep the smaller bias.
 fn grid((lo, step, n): (f32, f32, usize)) -> Vec<f32> {
     let mut values: Vec<f32> = (0..n).map(|k| lo + step * k as f32).collect();
@@ -258,7 +244,7 @@ fn grid((lo, step, n): (f32, f32, usize)) -> Vec<f32> {
 /// The bias and persistence that maximise the F1 of "button `b`
 /// pressed"; both 0 when the validation players never pressed it.
 fn button_rule(rows: &Rows, b: usize) -> (f32, f32) {
-    let actual = rows.targets.iter().filter(|t| t.buttons[b]).count() as f64;
+    let actual = rows.targets.iter().filter(|t| t.pressed[b]).count() as f64;
     if actual == 0.0 {
         return (0.0, 0.0);
     }
@@ -268,7 +254,7 @@ fn button_rule(rows: &Rows, b: usize) -> (f32, f32) {
             let held = if rows.held[r].pressed[b] { keep } else { 0.0 };
             if rows.row(r)[b] + v + held > 0.0 {
                 predicted += 1.0;
-                hit += t.buttons[b] as u8 as f64;
+                hit += t.pressed[b] as u8 as f64;
             }
         }
         f1(hit, predicted, actual).unwrap_or(0.0)
@@ -314,7 +300,7 @@ fn class_rule(rows: &Rows, head: usize, from: usize, count: usize) -> (Vec<f32>,
     };
     let mut actual = vec![0.0f64; count];
     for t in &rows.targets {
-        actual[class_of(t, head)] += 1.0;
+        actual[t.classes[head - 1]] += 1.0;
     }
     let held = |r: usize| rows.held[r].classes[head - 1];
     let score = |tilt: f32, keep: f32| {
@@ -335,7 +321,7 @@ fn class_rule(rows: &Rows, head: usize, from: usize, count: usize) -> (Vec<f32>,
                 })
                 .0;
             predicted[pick] += 1.0;
-            hit[pick] += (pick == class_of(t, head)) as u8 as f64;
+            hit[pick] += (pick == t.classes[head - 1]) as u8 as f64;
         }
         macro_f1(&hit, &predicted, &actual)
     };
@@ -353,6 +339,7 @@ fn class_rule(rows: &Rows, head: usize, from: usize, count: usize) -> (Vec<f32>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::Target;
     use fourstock_recurrent::head;
     use rand::{Rng, SeedableRng};
 
@@ -394,7 +381,7 @@ mod tests {
             for head in 2..HEADS {
                 let (from, count) = span(head);
                 for k in 0..count {
-                    logits[from + k] = if k == class_of(&neutral(), head) {
+                    logits[from + k] = if k == neutral().decision().classes[head - 1] {
                         8.0
                     } else {
                         -8.0
@@ -402,7 +389,7 @@ mod tests {
                 }
             }
             rows.logits.extend_from_slice(&logits);
-            rows.targets.push(t);
+            rows.targets.push(t.decision());
             rows.held.push(neutral().decision());
         }
         rows
@@ -441,7 +428,7 @@ mod tests {
             for (r, t) in rows.targets.iter().enumerate() {
                 let d = head::decide(rows.row(r), bias, &rows.held[r]);
                 let said = [d.pressed[0], d.classes[0] == 12];
-                let was = [t.buttons[0], t.sticks[0] == 12];
+                let was = [t.pressed[0], t.classes[0] == 12];
                 for k in 0..2 {
                     predicted[k] += said[k] as u8 as f64;
                     actual[k] += was[k] as u8 as f64;
@@ -489,7 +476,7 @@ mod tests {
                 rng.random_range(0..17)
             };
             rows.logits.extend_from_slice(&[0.0; action::SIZE]);
-            rows.targets.push(t);
+            rows.targets.push(t.decision());
             rows.held.push(held.decision());
         }
         let keep = class_rule(&rows, 1, span(1).0, action::STICK_CLASSES).1;

@@ -270,7 +270,7 @@ impl Counts {
 }
 
 /// F1 from hits, predictions and occurrences; `None` when both are zero.
-fn f1(hit: f64, predicted: f64, actual: f64) -> Option<f64> {
+pub(crate) fn f1(hit: f64, predicted: f64, actual: f64) -> Option<f64> {
     (predicted + actual > 0.0).then(|| 2.0 * hit / (predicted + actual))
 }
 

@@ -17,21 +17,18 @@ pub struct Target {
 }
 
 impl Target {
-    /// The classes of `controller`, through the same helpers the featurizer
-    /// and the head use.
+    /// The classes of `controller`, read as the head's decision reads a
+    /// held controller ([`Decision::of`]).
     pub fn of(controller: &ControllerState) -> Target {
-        let mut buttons = [false; action::BUTTONS.len()];
-        for (slot, &bit) in buttons.iter_mut().zip(action::BUTTONS.iter()) {
-            *slot = controller.buttons.contains(bit);
-        }
+        let decision = Decision::of(controller);
         let mut sticks = [0u8; action::STICK_AXES];
-        for (slot, value) in sticks.iter_mut().zip(action::stick_axes(controller)) {
-            *slot = action::stick_class(value) as u8;
+        for (slot, &class) in sticks.iter_mut().zip(&decision.classes) {
+            *slot = class as u8;
         }
         Target {
-            buttons,
+            buttons: decision.pressed,
             sticks,
-            shoulder: action::shoulder_class(controller.shoulder()) as u8,
+            shoulder: decision.classes[action::STICK_AXES] as u8,
         }
     }
 
