@@ -101,8 +101,9 @@ impl Rows {
     }
 }
 
-/// Fits a temperature per head and then a decision bias per logit on
-/// `validation` (built with the policy's delay and reset rule).
+/// Fits a temperature per output and then the decision's bias and
+/// persistence on `validation` (built with the policy's delay and reset
+/// rule).
 pub fn fit(
     policy: &RecurrentPolicy,
     validation: &[Sequence],

@@ -218,8 +218,9 @@ fn calibrate_on(
             "calibration needs validation players (--validation-percent above 0)".into(),
         ));
     }
-    let before = evaluate(&model.policy()?, validation, 16).map_err(train_error)?;
-    let fit = calibrate::fit(&model.policy()?, validation, 16).map_err(train_error)?;
+    let trained = model.policy()?;
+    let before = evaluate(&trained, validation, 16).map_err(train_error)?;
+    let fit = calibrate::fit(&trained, validation, 16).map_err(train_error)?;
     model.calibrate(&fit)?;
     if let Some(out) = out {
         model.save(out)?;

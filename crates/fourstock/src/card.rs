@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use fourstock_recurrent::PolicyConfig;
+use fourstock_train::eval;
 use fourstock_train::job::CalibrationReport;
 use fourstock_train::{JobReport, Schedule, TrainJob};
 
@@ -238,9 +239,12 @@ fn calibration(s: &mut String, c: &CalibrationReport) {
          only (the loss). The held-out tables below are of the calibrated model.\n",
         c.fit.frames
     );
-    let outputs = [
-        "A", "B", "X", "Y", "Z", "L", "R", "D-up", "main x", "main y", "c x", "c y", "shoulder",
-    ];
+    // Each button, then the heads after the buttons.
+    let outputs: Vec<&str> = eval::BUTTON_NAMES
+        .iter()
+        .chain(&eval::HEADS[1..])
+        .copied()
+        .collect();
     let _ = writeln!(s, "| output | {} |", outputs.join(" | "));
     let _ = writeln!(s, "|---|{}", "---:|".repeat(outputs.len()));
     let row = |values: &mut dyn Iterator<Item = f32>| {

@@ -53,9 +53,10 @@ pub struct TrainArgs {
     #[arg(long)]
     mirror: bool,
     /// After training, fit a temperature per output (folded into the
-    /// head) and a decision bias (the `calibrated` decoding) on the
-    /// validation players: a lower loss for an overconfident model, and
-    /// rare inputs chosen as often as F1 rewards.
+    /// head) and a decision bias and persistence (the `calibrated`
+    /// decoding) on the validation players: a lower loss for an
+    /// overconfident model, and rare inputs chosen, and held inputs kept,
+    /// as often as F1 rewards.
     #[arg(long)]
     calibrate: bool,
     /// The learning rate over the run: constant, or a linear warm-up then a
