@@ -29,6 +29,7 @@ use fourstock_recurrent::{action, head, RecurrentPolicy};
 use serde::Serialize;
 
 use crate::dataset::{self, Selection};
+use crate::margins::Margins;
 use crate::sequence::Sequence;
 use crate::target::Target;
 
@@ -112,6 +113,13 @@ pub struct Evaluation {
     pub all: Scored,
     /// Per character of the scored ports, by name.
     pub by_character: BTreeMap<String, Scored>,
+    /// Each player's rows, for [`Evaluation::resample`].
+    #[serde(skip)]
+    pub(crate) players: Vec<Tally>,
+    /// By how much the policy beats each baseline, with intervals from
+    /// resampling players; filled by [`Evaluation::resample`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margins: Option<Margins>,
 }
 
 impl std::ops::Deref for Evaluation {
@@ -172,18 +180,27 @@ pub fn evaluate(
     sequences: &[Sequence],
     lanes: usize,
 ) -> Result<Evaluation, PolicyError> {
-    let mut all = Tally::default();
+    // Each player's rows apart, for resampling players (see `margins`).
+    let mut players: BTreeMap<String, Tally> = BTreeMap::new();
     let mut characters: BTreeMap<u8, Tally> = BTreeMap::new();
     let calibration = policy.config().decoding.calibration();
     each_row(policy, sequences, lanes, |s, i, row| {
         let (held, target) = (s.held(i), s.target(i));
         let airborne = !s.target_player(i).on_ground;
-        all.add(row, calibration, &held, &target, airborne);
+        if !players.contains_key(&s.player) {
+            players.insert(s.player.clone(), Tally::default());
+        }
+        if let Some(tally) = players.get_mut(&s.player) {
+            tally.add(row, calibration, &held, &target, airborne);
+        }
         characters
             .entry(s.character)
             .or_default()
             .add(row, calibration, &held, &target, airborne);
     })?;
+    let players: Vec<Tally> = players.into_values().collect();
+    let mut all = Tally::default();
+    players.iter().for_each(|p| all.merge(p));
     let scored = |tally: &Tally, of: &dyn Fn(&Sequence) -> bool| {
         let chosen: Vec<&Sequence> = sequences
             .iter()
@@ -207,6 +224,8 @@ pub fn evaluate(
                 (name, scored(tally, &|s: &Sequence| s.character == c))
             })
             .collect(),
+        players,
+        margins: None,
     })
 }
 
@@ -255,7 +274,7 @@ pub fn each_row(
 }
 
 /// True and predicted counts of one class.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Counts {
     /// Predicted and right.
     hit: f64,
@@ -274,9 +293,10 @@ pub(crate) fn f1(hit: f64, predicted: f64, actual: f64) -> Option<f64> {
     (predicted + actual > 0.0).then(|| 2.0 * hit / (predicted + actual))
 }
 
-/// Running sums over scored rows.
-#[derive(Clone, Default)]
-struct Tally {
+/// Running sums over scored rows; every figure is a function of them, so
+/// tallies of disjoint rows add up to the tally of all of them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tally {
     rows: usize,
     /// Per head: policy correct, policy loss sum, target equal to the held input.
     correct: [f64; 6],
@@ -312,7 +332,7 @@ impl Tally {
     /// with its `calibration` (its accuracy and F1), the controller it
     /// last saw (`held`: what "repeat" predicts and what the calibration's
     /// persistence keeps) and the human's (`target`).
-    fn add(
+    pub(crate) fn add(
         &mut self,
         logits: &[f32],
         calibration: Option<(&[f32], &[f32])>,
@@ -377,7 +397,45 @@ impl Tally {
         self.rows.max(1) as f64
     }
 
-    fn scored(&self, sequences: usize, files: usize) -> Scored {
+    /// Adds `other`'s rows to these.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        fn sum<const N: usize>(a: &mut [f64; N], b: &[f64; N]) {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+        fn counts(a: &mut [Counts], b: &[Counts]) {
+            for (a, b) in a.iter_mut().zip(b) {
+                a.hit += b.hit;
+                a.predicted += b.predicted;
+            }
+        }
+        self.rows += other.rows;
+        sum(&mut self.correct, &other.correct);
+        sum(&mut self.loss, &other.loss);
+        sum(&mut self.repeats, &other.repeats);
+        sum(&mut self.button_repeats, &other.button_repeats);
+        sum(&mut self.button_presses, &other.button_presses);
+        counts(&mut self.button_policy, &other.button_policy);
+        counts(&mut self.button_repeat, &other.button_repeat);
+        for h in 0..5 {
+            sum(&mut self.classes[h], &other.classes[h]);
+            counts(&mut self.class_policy[h], &other.class_policy[h]);
+            counts(&mut self.class_repeat[h], &other.class_repeat[h]);
+        }
+        self.moved += other.moved;
+        counts(
+            std::slice::from_mut(&mut self.moved_policy),
+            &[other.moved_policy],
+        );
+        counts(
+            std::slice::from_mut(&mut self.moved_repeat),
+            &[other.moved_repeat],
+        );
+        self.airdodge += other.airdodge;
+        self.airdodge_policy += other.airdodge_policy;
+        self.airdodge_repeat += other.airdodge_repeat;
+    }
+
+    pub(crate) fn scored(&self, sequences: usize, files: usize) -> Scored {
         let (policy, repeat, frequent) = (self.policy(), self.repeat(), self.frequent());
         let rate = |hits: f64| (self.airdodge > 0.0).then(|| hits / self.airdodge);
         let moved_f1 = |c: &Counts| f1(c.hit, c.predicted, self.moved).unwrap_or(0.0);
@@ -453,7 +511,7 @@ impl Tally {
         }
     }
 
-    fn policy(&self) -> Scores {
+    pub(crate) fn policy(&self) -> Scores {
         (0..6)
             .map(|h| {
                 let counts: &[Counts] = if h == 0 {
@@ -471,7 +529,7 @@ impl Tally {
             .collect()
     }
 
-    fn repeat(&self) -> Scores {
+    pub(crate) fn repeat(&self) -> Scores {
         let n = self.n();
         (0..6)
             .map(|h| {
@@ -500,7 +558,7 @@ impl Tally {
             .collect()
     }
 
-    fn frequent(&self) -> Scores {
+    pub(crate) fn frequent(&self) -> Scores {
         let n = self.n();
         (0..6)
             .map(|h| {
@@ -714,7 +772,12 @@ impl fmt::Display for Evaluation {
         }
         writeln!(f)?;
         writeln!(f)?;
-        write!(f, "{}", self.all)
+        write!(f, "{}", self.all)?;
+        if let Some(margins) = &self.margins {
+            writeln!(f)?;
+            write!(f, "{margins}")?;
+        }
+        Ok(())
     }
 }
 

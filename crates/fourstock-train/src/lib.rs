@@ -12,13 +12,15 @@
 //! [`model`] unrolls the policy over them; [`loss`] scores the logits;
 //! [`trainer`] runs AdamW on a schedule, with early stopping;
 //! [`mirror`] flips games left for right; [`eval`] compares a policy with two baselines on
-//! held-out games; [`job`] is one `fourstock train` run end to end.
+//! held-out games, and [`margins`] says how sure that comparison is; [`job`] is one
+//! `fourstock train` run end to end.
 
 pub mod calibrate;
 pub mod dataset;
 pub mod eval;
 pub mod job;
 pub mod loss;
+pub mod margins;
 pub mod mirror;
 pub mod model;
 pub mod sequence;

@@ -2,7 +2,8 @@
 //! F1 on replays, beside the "repeat the previous input" and "most
 //! frequent class" baselines, stepped exactly as the daemon steps it.
 //! The frames are every selected port of the files, or the ones
-//! `fourstock train` held out: by file, or by player.
+//! `fourstock train` held out: by file, or by player. The margins over the
+//! baselines come with intervals from resampling the players.
 
 use std::path::PathBuf;
 
@@ -38,6 +39,10 @@ pub struct EvalArgs {
     /// included) instead of tables.
     #[arg(long)]
     json: bool,
+    /// Resample the scored players this many times (seeded) for 95%
+    /// intervals on the policy's margins over both baselines; 0 for none.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    resamples: usize,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -77,6 +82,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let mut evaluation = fourstock_train::evaluate(&policy, &sequences, 16)?;
     evaluation.split = split;
+    evaluation.resample(args.resamples, 0);
     if evaluation.frames == 0 {
         bail!(
             "none of the {} files has a port {} learns from",

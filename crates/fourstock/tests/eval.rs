@@ -1,7 +1,8 @@
 //! `fourstock eval` on the shared replays with the shipped default model:
 //! the table carries accuracy, loss and F1 for the policy and both
 //! baselines; `--split players` scores only the held-out players' ports;
-//! `--json` holds every head's per-class F1 and the per-character breakdown.
+//! `--json` holds every head's per-class F1, the per-character breakdown
+//! and the margins over the baselines with their resampled intervals.
 
 mod daemon;
 
@@ -55,6 +56,11 @@ fn the_table_has_f1_beside_accuracy_and_loss_for_every_predictor() {
         stdout.contains("| Falco | "),
         "a row per character: {stdout}"
     );
+    assert!(
+        stdout.contains("with 95% intervals from 1000 resamples of the")
+            && stdout.contains("| mean | "),
+        "the margins table: {stdout}"
+    );
 }
 
 #[test]
@@ -93,6 +99,29 @@ fn json_by_player_split_holds_per_class_f1_and_characters() {
         );
         let extras = &players[format!("{predictor}_extras")];
         assert!(extras["mean_f1"].is_f64() && extras["main_stick_moved_f1"].is_f64());
+    }
+    // Per head and the mean, each margin inside its interval.
+    let margins = &players["margins"];
+    assert_eq!(margins["resamples"], 1000);
+    assert!(margins["players"].as_u64().unwrap() >= 2, "{margins}");
+    let rows = margins["heads"].as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    for row in rows {
+        for key in [
+            "f1_over_repeat",
+            "f1_over_frequent",
+            "loss_under_repeat",
+            "loss_under_frequent",
+        ] {
+            let i = &row[key];
+            let (low, at, high) = (
+                i["low"].as_f64().unwrap(),
+                i["estimate"].as_f64().unwrap(),
+                i["high"].as_f64().unwrap(),
+            );
+            assert!(low <= high, "{row}");
+            assert!(low - 0.05 <= at && at <= high + 0.05, "{row}");
+        }
     }
     let characters = players["by_character"].as_object().unwrap();
     assert!(characters.len() >= 2, "{characters:?}");
