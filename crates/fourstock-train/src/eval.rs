@@ -29,7 +29,7 @@ use fourstock_recurrent::{action, head, RecurrentPolicy};
 use serde::Serialize;
 
 use crate::dataset::{self, Selection};
-use crate::margins::Margins;
+use crate::margins::{self, Margins};
 use crate::sequence::Sequence;
 use crate::target::Target;
 
@@ -115,7 +115,7 @@ pub struct Evaluation {
     pub by_character: BTreeMap<String, Scored>,
     /// Each player's rows, for [`Evaluation::resample`].
     #[serde(skip)]
-    pub(crate) players: Vec<Tally>,
+    players: Vec<Tally>,
     /// By how much the policy beats each baseline, with intervals from
     /// resampling players; filled by [`Evaluation::resample`].
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -296,7 +296,7 @@ pub(crate) fn f1(hit: f64, predicted: f64, actual: f64) -> Option<f64> {
 /// Running sums over scored rows; every figure is a function of them, so
 /// tallies of disjoint rows add up to the tally of all of them.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Tally {
+struct Tally {
     rows: usize,
     /// Per head: policy correct, policy loss sum, target equal to the held input.
     correct: [f64; 6],
@@ -332,7 +332,7 @@ impl Tally {
     /// with its `calibration` (its accuracy and F1), the controller it
     /// last saw (`held`: what "repeat" predicts and what the calibration's
     /// persistence keeps) and the human's (`target`).
-    pub(crate) fn add(
+    fn add(
         &mut self,
         logits: &[f32],
         calibration: Option<(&[f32], &[f32])>,
@@ -398,7 +398,7 @@ impl Tally {
     }
 
     /// Adds `other`'s rows to these.
-    pub(crate) fn merge(&mut self, other: &Tally) {
+    fn merge(&mut self, other: &Tally) {
         fn sum<const N: usize>(a: &mut [f64; N], b: &[f64; N]) {
             a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
         }
@@ -435,7 +435,7 @@ impl Tally {
         self.airdodge_repeat += other.airdodge_repeat;
     }
 
-    pub(crate) fn scored(&self, sequences: usize, files: usize) -> Scored {
+    fn scored(&self, sequences: usize, files: usize) -> Scored {
         let (policy, repeat, frequent) = (self.policy(), self.repeat(), self.frequent());
         let rate = |hits: f64| (self.airdodge > 0.0).then(|| hits / self.airdodge);
         let moved_f1 = |c: &Counts| f1(c.hit, c.predicted, self.moved).unwrap_or(0.0);
@@ -511,7 +511,7 @@ impl Tally {
         }
     }
 
-    pub(crate) fn policy(&self) -> Scores {
+    fn policy(&self) -> Scores {
         (0..6)
             .map(|h| {
                 let counts: &[Counts] = if h == 0 {
@@ -529,7 +529,7 @@ impl Tally {
             .collect()
     }
 
-    pub(crate) fn repeat(&self) -> Scores {
+    fn repeat(&self) -> Scores {
         let n = self.n();
         (0..6)
             .map(|h| {
@@ -558,7 +558,7 @@ impl Tally {
             .collect()
     }
 
-    pub(crate) fn frequent(&self) -> Scores {
+    fn frequent(&self) -> Scores {
         let n = self.n();
         (0..6)
             .map(|h| {
@@ -605,6 +605,49 @@ impl Tally {
                 }
             })
             .collect()
+    }
+}
+
+/// One player's tally is what `margins` resamples.
+impl margins::Unit for Tally {
+    fn merge(&mut self, other: &Tally) {
+        Tally::merge(self, other)
+    }
+
+    /// Per head, then the mean F1 and the summed loss.
+    fn margins(&self) -> Vec<[f64; 4]> {
+        let (p, r, q) = (self.policy(), self.repeat(), self.frequent());
+        let mut rows: Vec<[f64; 4]> = (0..HEADS.len())
+            .map(|h| {
+                [
+                    p[h].f1 - r[h].f1,
+                    p[h].f1 - q[h].f1,
+                    r[h].loss - p[h].loss,
+                    q[h].loss - p[h].loss,
+                ]
+            })
+            .collect();
+        let (p, r, q) = (
+            extras(&p, 0.0, None),
+            extras(&r, 0.0, None),
+            extras(&q, 0.0, None),
+        );
+        rows.push([
+            p.mean_f1 - r.mean_f1,
+            p.mean_f1 - q.mean_f1,
+            r.total_loss - p.total_loss,
+            q.total_loss - p.total_loss,
+        ]);
+        rows
+    }
+}
+
+impl Evaluation {
+    /// Fills [`Evaluation::margins`] from `resamples` seeded draws of the
+    /// scored players (none when 0).
+    pub fn resample(&mut self, resamples: usize, seed: u64) {
+        let rows: Vec<&'static str> = HEADS.iter().copied().chain(["mean"]).collect();
+        self.margins = margins::resample(&self.players, &rows, resamples, seed);
     }
 }
 
@@ -901,5 +944,59 @@ mod tests {
         let s = Tally::default().scored(0, 0);
         assert!(s.policy[0].f1.is_sign_positive());
         assert_eq!(s.to_string(), "No frame to score.\n");
+    }
+
+    #[test]
+    fn tallies_of_two_players_merge_into_the_tally_of_all_their_rows() {
+        // L pressed on every other frame, a quarter of them airborne.
+        let mut a = [false; NB];
+        a[L_AT] = true;
+        let rows: Vec<(Target, Target)> = (0..80)
+            .map(|i| {
+                let x = [8, 3, 16][i % 3];
+                let want = target(if i % 2 == 0 { a } else { [false; NB] }, x, 8);
+                let held = target([false; NB], [8, 16, 3][i % 3], 8);
+                (held, want)
+            })
+            .collect();
+        let (mut first, mut second, mut together) =
+            (Tally::default(), Tally::default(), Tally::default());
+        for (i, (held, want)) in rows.iter().enumerate() {
+            let said = if i % 5 == 0 { held } else { want };
+            let part = if i < 30 { &mut first } else { &mut second };
+            for tally in [part, &mut together] {
+                tally.add(&logits_for(said), None, held, want, i % 4 == 0);
+            }
+        }
+        first.merge(&second);
+        let (m, t) = (first.scored(2, 2), together.scored(2, 2));
+        assert_eq!(m.frames, 80);
+        for (a, b) in [
+            (&m.policy, &t.policy),
+            (&m.repeat, &t.repeat),
+            (&m.frequent, &t.frequent),
+        ] {
+            for (x, y) in a.iter().zip(b) {
+                assert_eq!((x.accuracy, x.f1), (y.accuracy, y.f1), "{}", x.head);
+                assert_eq!(x.classes, y.classes, "{}", x.head);
+                assert!((x.loss - y.loss).abs() < 1e-12, "{}", x.head);
+            }
+        }
+        for (x, y) in [
+            (m.policy_extras, t.policy_extras),
+            (m.repeat_extras, t.repeat_extras),
+            (m.frequent_extras, t.frequent_extras),
+        ] {
+            assert_eq!((x.mean_accuracy, x.mean_f1), (y.mean_accuracy, y.mean_f1));
+            assert_eq!(
+                (x.main_stick_moved_f1, x.airdodge),
+                (y.main_stick_moved_f1, y.airdodge)
+            );
+            assert!((x.total_loss - y.total_loss).abs() < 1e-12);
+        }
+        assert!(
+            m.policy_extras.airdodge.is_some(),
+            "airdodge frames counted"
+        );
     }
 }
