@@ -180,19 +180,22 @@ pub fn evaluate(
     sequences: &[Sequence],
     lanes: usize,
 ) -> Result<Evaluation, PolicyError> {
-    // Each player's rows apart, for resampling players (see `margins`).
-    let mut players: BTreeMap<String, Tally> = BTreeMap::new();
+    // Each player's rows apart, for resampling players (see `margins`):
+    // one tally per player of a sequence `each_row` steps.
+    let mut players: BTreeMap<String, Tally> = sequences
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| (s.player.clone(), Tally::default()))
+        .collect();
     let mut characters: BTreeMap<u8, Tally> = BTreeMap::new();
     let calibration = policy.config().decoding.calibration();
     each_row(policy, sequences, lanes, |s, i, row| {
         let (held, target) = (s.held(i), s.target(i));
         let airborne = !s.target_player(i).on_ground;
-        if !players.contains_key(&s.player) {
-            players.insert(s.player.clone(), Tally::default());
-        }
-        if let Some(tally) = players.get_mut(&s.player) {
-            tally.add(row, calibration, &held, &target, airborne);
-        }
+        players
+            .get_mut(&s.player)
+            .expect("a tally for every stepped sequence's player")
+            .add(row, calibration, &held, &target, airborne);
         characters
             .entry(s.character)
             .or_default()
