@@ -16,6 +16,7 @@ use tracing::info;
 use crate::calibrate::{self, Calibration};
 use crate::dataset::{self, Selection};
 use crate::eval::{evaluate, Evaluation, Extras};
+use crate::margins;
 use crate::model::TrainModel;
 use crate::sequence::Sequence;
 use crate::trainer::{train_validated, TrainError, TrainOptions, TrainReport};
@@ -183,6 +184,7 @@ impl TrainJob {
         let score = |sequences: &[Sequence], split: String| {
             let mut evaluation = evaluate(&policy, sequences, 16).map_err(train_error)?;
             evaluation.split = split;
+            evaluation.resample(margins::RESAMPLES, 0);
             Ok::<_, TrainError>(evaluation)
         };
         let held_out_eval = score(

@@ -26,6 +26,10 @@ pub struct Interval {
     pub high: f64,
 }
 
+/// Resamples when nobody asks for another number: `fourstock eval`'s
+/// default, and what a model card's intervals come from.
+pub const RESAMPLES: usize = 1000;
+
 /// One head's margins (or the mean row's: mean F1 and summed loss). Each
 /// is positive when the policy does better: F1 is the policy's minus the
 /// baseline's, loss the baseline's minus the policy's.

@@ -206,6 +206,9 @@ pub fn render(input: &CardInput<'_>, report: &JobReport) -> String {
             evaluation.frames, evaluation.sequences, evaluation.files
         );
         let _ = write!(s, "{}", evaluation.all);
+        if let Some(margins) = &evaluation.margins {
+            let _ = write!(s, "\n{margins}");
+        }
         let _ = writeln!(s, "\nBy character:\n\n{}", evaluation.character_table());
     }
     let _ = writeln!(

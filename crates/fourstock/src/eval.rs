@@ -41,7 +41,7 @@ pub struct EvalArgs {
     json: bool,
     /// Resample the scored players this many times (seeded) for 95%
     /// intervals on the policy's margins over both baselines; 0 for none.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(long, value_name = "N", default_value_t = fourstock_train::margins::RESAMPLES)]
     resamples: usize,
 }
 
