@@ -75,5 +75,10 @@ fn the_leaderboard_models_are_calibrated_grus_at_their_delays() {
         );
         let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).unwrap();
         assert!(card.contains("## Calibration"), "{name}");
+        assert_eq!(
+            card.matches("Margins over the baselines").count(),
+            2,
+            "{name}: how sure each held-out comparison is"
+        );
     }
 }
