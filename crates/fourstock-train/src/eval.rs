@@ -289,6 +289,12 @@ impl Counts {
         self.predicted += predicted as u8 as f64;
         self.hit += (predicted && actual) as u8 as f64;
     }
+
+    /// Adds `other`'s counts to these.
+    fn merge(&mut self, other: &Counts) {
+        self.hit += other.hit;
+        self.predicted += other.predicted;
+    }
 }
 
 /// F1 from hits, predictions and occurrences; `None` when both are zero.
@@ -406,10 +412,7 @@ impl Tally {
             a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
         }
         fn counts(a: &mut [Counts], b: &[Counts]) {
-            for (a, b) in a.iter_mut().zip(b) {
-                a.hit += b.hit;
-                a.predicted += b.predicted;
-            }
+            a.iter_mut().zip(b).for_each(|(a, b)| a.merge(b));
         }
         self.rows += other.rows;
         sum(&mut self.correct, &other.correct);
@@ -425,14 +428,8 @@ impl Tally {
             counts(&mut self.class_repeat[h], &other.class_repeat[h]);
         }
         self.moved += other.moved;
-        counts(
-            std::slice::from_mut(&mut self.moved_policy),
-            &[other.moved_policy],
-        );
-        counts(
-            std::slice::from_mut(&mut self.moved_repeat),
-            &[other.moved_repeat],
-        );
+        self.moved_policy.merge(&other.moved_policy);
+        self.moved_repeat.merge(&other.moved_repeat);
         self.airdodge += other.airdodge;
         self.airdodge_policy += other.airdodge_policy;
         self.airdodge_repeat += other.airdodge_repeat;
